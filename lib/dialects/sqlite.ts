@@ -1,0 +1,87 @@
+/**
+ * SQLite: the migration lock is SQLite's own write lock, taken by the first statement of the
+ * runner's transaction (a write before any read waits on busy_timeout; a read first would make
+ * SQLite answer SQLITE_BUSY at once to avoid deadlock). Foreign-key enforcement is switched off
+ * on the pinned connection BEFORE BEGIN (inside a transaction the pragma is a silent no-op), so
+ * a table rebuild cannot cascade; each migration ends with PRAGMA foreign_key_check instead.
+ */
+import type { Knex } from 'knex';
+import { ForeignKeyViolationError, LockTimeoutError } from '../errors';
+import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../settings';
+import { withPinnedConnection, type RawConnection } from './connection';
+import type { DialectAdapter, LockOptions } from './types';
+
+export const sqliteAdapter: DialectAdapter = {
+  name: 'sqlite',
+  transactionalDdl: true,
+
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+    return withPinnedConnection(db, async (conn) => {
+      const pragma = (sql: string) => db.raw(sql).connection(conn) as unknown as Promise<Record<string, number>[]>;
+      const [{ foreign_keys: foreignKeys }] = await pragma('PRAGMA foreign_keys');
+      const [{ timeout: busyTimeout }] = await pragma('PRAGMA busy_timeout');
+      await pragma('PRAGMA foreign_keys = OFF');
+      await pragma(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
+      try {
+        for (;;) {
+          const tableExisted = await settingsTableExists(db, conn);
+          try {
+            return await db.transaction(
+              async (trx) => {
+                await takeWriteLock(trx, db, options, tableExisted);
+                await trx.raw(`PRAGMA busy_timeout = ${busyTimeout}`);
+                return work(trx);
+              },
+              { connection: conn } as Knex.TransactionConfig & { connection: RawConnection },
+            );
+          } catch (err) {
+            // Another process created system_settings between our check and our CREATE: lock its row instead.
+            if (!tableExisted && (await settingsTableExists(db, conn))) continue;
+            throw err;
+          }
+        }
+      } finally {
+        await pragma(`PRAGMA busy_timeout = ${busyTimeout}`);
+        await pragma(`PRAGMA foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+      }
+    });
+  },
+
+  async verifyMigration(trx: Knex.Transaction, context: string): Promise<void> {
+    await assertNoForeignKeyViolations(trx, context);
+  },
+};
+
+/** Throws ForeignKeyViolationError when PRAGMA foreign_key_check reports any row. */
+export async function assertNoForeignKeyViolations(db: Knex | Knex.Transaction, context: string): Promise<void> {
+  const rows = (await db.raw('PRAGMA foreign_key_check')) as { table: string; rowid: number | null; parent: string }[];
+  if (rows.length > 0) throw new ForeignKeyViolationError(rows, context);
+}
+
+/**
+ * The first statement of the transaction must be a write, so that it waits for (then holds) the
+ * write lock: a no-op UPDATE of db_version, or creating system_settings on a new database.
+ */
+async function takeWriteLock(trx: Knex.Transaction, db: Knex, options: LockOptions, tableExists: boolean): Promise<void> {
+  try {
+    if (tableExists) await trx(SETTINGS_TABLE).where({ key: DB_VERSION_KEY }).update({ value: trx.ref('value') });
+    else await createSettingsTable(trx);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new LockTimeoutError(describeSqlite(db), options.lockTimeoutMs, err);
+    }
+    throw err;
+  }
+}
+
+async function settingsTableExists(db: Knex, conn: RawConnection): Promise<boolean> {
+  const rows = (await db
+    .raw(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [SETTINGS_TABLE])
+    .connection(conn)) as unknown[];
+  return rows.length > 0;
+}
+
+function describeSqlite(db: Knex): string {
+  const connection = db.client.config.connection as { filename?: string } | undefined;
+  return `SQLite database ${connection?.filename ?? '(unknown file)'}`;
+}

@@ -1,0 +1,161 @@
+/**
+ * Typed errors. Every error this module throws on purpose is a `MigrationError` subclass with a
+ * stable `code` (safe to switch on) and, where another error caused it, the ES2022 `cause`.
+ * Messages never contain connection strings or passwords: see `redact`.
+ */
+
+export type ErrorCode =
+  | 'INVALID_MIGRATION'
+  | 'INVALID_VERSION'
+  | 'INVALID_SETTING'
+  | 'MIGRATION_FAILED'
+  | 'SCHEMA_TOO_NEW'
+  | 'CORRUPT_VERSION'
+  | 'LOCK_TIMEOUT'
+  | 'FOREIGN_KEY_VIOLATION'
+  | 'REBUILD_FAILED'
+  | 'UNSUPPORTED_DIALECT';
+
+export class MigrationError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(redact(message), options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The migration list is invalid (bad or duplicate version, empty description, `up` not a function). */
+export class InvalidMigrationError extends MigrationError {
+  constructor(message: string) {
+    super('INVALID_MIGRATION', message);
+  }
+}
+
+/** A version string given to the API is not valid semver. */
+export class InvalidVersionError extends MigrationError {
+  constructor(readonly version: unknown) {
+    super('INVALID_VERSION', `"${String(version)}" is not a valid semver version (expected e.g. "1.2.3")`);
+  }
+}
+
+/** A system setting key or value was rejected (empty key, non-string, reserved key). */
+export class InvalidSettingError extends MigrationError {
+  constructor(message: string) {
+    super('INVALID_SETTING', message);
+  }
+}
+
+/** A migration threw; its transaction was rolled back and `db_version` stayed at `lastGoodVersion`. */
+export class MigrationFailedError extends MigrationError {
+  constructor(
+    readonly version: string,
+    readonly description: string,
+    readonly lastGoodVersion: string,
+    cause: unknown,
+  ) {
+    super(
+      'MIGRATION_FAILED',
+      `Migration ${version} (${description}) failed: ${describeCause(cause)}; ` +
+        `it was rolled back and db_version stays at ${lastGoodVersion}`,
+      { cause },
+    );
+  }
+}
+
+/** The database's version has a higher major than the newest migration this code knows. */
+export class SchemaTooNewError extends MigrationError {
+  constructor(
+    readonly databaseVersion: string,
+    readonly codeVersion: string,
+  ) {
+    super(
+      'SCHEMA_TOO_NEW',
+      `Database schema is at ${databaseVersion}, but this code only knows up to ${codeVersion} ` +
+        `(a different major version): deploy code that knows ${databaseVersion} or restore a matching backup`,
+    );
+  }
+}
+
+/** `db_version` holds something that is not semver. */
+export class CorruptVersionError extends MigrationError {
+  constructor(readonly storedValue: string) {
+    super(
+      'CORRUPT_VERSION',
+      `system_settings.db_version holds ${JSON.stringify(truncate(storedValue, 80))}, which is not a semver ` +
+        `version; nothing was run. Fix it with updateDatabaseVersion() once you know the real schema version`,
+    );
+  }
+}
+
+/** Another runner held the migration lock for longer than `lockTimeoutMs`. */
+export class LockTimeoutError extends MigrationError {
+  constructor(
+    readonly database: string,
+    readonly timeoutMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      'LOCK_TIMEOUT',
+      `Timed out after ${timeoutMs} ms waiting for the migration lock on ${database}: another process is ` +
+        `migrating it; nothing was applied`,
+      { cause },
+    );
+  }
+}
+
+/** Rows violate a foreign key after a migration (reported by PRAGMA foreign_key_check). */
+export class ForeignKeyViolationError extends MigrationError {
+  constructor(
+    readonly violations: ReadonlyArray<{ table: string; rowid: number | null; parent: string }>,
+    context: string,
+  ) {
+    const sample = violations
+      .slice(0, 5)
+      .map((v) => `${v.table} rowid ${v.rowid ?? '?'} -> ${v.parent}`)
+      .join(', ');
+    super(
+      'FOREIGN_KEY_VIOLATION',
+      `${context}: ${violations.length} foreign key violation(s) (${sample}${violations.length > 5 ? ', …' : ''})`,
+    );
+  }
+}
+
+/** `rebuildTable` refused or failed; the table is unchanged. */
+export class RebuildError extends MigrationError {
+  constructor(
+    readonly table: string,
+    message: string,
+    cause?: unknown,
+  ) {
+    super('REBUILD_FAILED', `rebuildTable(${table}): ${message}`, { cause });
+  }
+}
+
+/** A feature was used on a database engine that does not support it. */
+export class UnsupportedDialectError extends MigrationError {
+  constructor(message: string) {
+    super('UNSUPPORTED_DIALECT', message);
+  }
+}
+
+/** The cause's message, redacted and on one line. */
+export function describeCause(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : String(cause);
+  return redact(text).replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * Removes credentials from anything that looks like a connection string or a password assignment,
+ * so errors and logs can be printed safely.
+ */
+export function redact(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/\s]*@/gi, '$1***@')
+    .replace(/\b(password|passwd|pwd)\s*([=:])\s*("[^"]*"|'[^']*'|[^\s;,&]+)/gi, '$1$2***');
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}

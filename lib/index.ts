@@ -1,0 +1,21 @@
+/** knex-semver-migrate: the public API (re-exports only). */
+export {
+  initializeVersionTracking,
+  getDatabaseVersion,
+  updateDatabaseVersion,
+  getSystemSetting,
+  setSystemSetting,
+  SETTINGS_TABLE,
+  DB_VERSION_KEY,
+  INITIAL_VERSION,
+} from './settings';
+export { runMigrations, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions } from './runner';
+export { validateMigrations, planFrom, newestVersion } from './plan';
+export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
+export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';
+export { withSqliteDefaults, DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from './sqlite/connection';
+export { adapterFor, isSqlite, type DialectAdapter } from './dialects';
+export { consoleLogger, silentLogger } from './logger';
+export * from './errors';
+export type { Migration, MigrationReport, AppliedMigration, Logger, Queryable } from './types';
+export { CURRENT_DB_VERSION } from '../migrations';

@@ -1,0 +1,100 @@
+/**
+ * runMigrations: validate → read version (no lock, no write when current) → lock → re-read →
+ * apply each pending migration in its own nested transaction (a savepoint) with the db_version
+ * update inside it → commit → report.
+ *
+ * All pending migrations share one outer transaction that holds the lock, so a batch costs one
+ * commit, while each migration stays atomic on its own: when migration k fails, its savepoint is
+ * rolled back, 1…k−1 are committed, and db_version ends at k−1.
+ */
+import type { Knex } from 'knex';
+import { adapterFor } from './dialects';
+import { MigrationError, MigrationFailedError } from './errors';
+import { consoleLogger } from './logger';
+import { planFrom, validateMigrations } from './plan';
+import { getDatabaseVersion, initializeVersionTracking, readStoredVersion, updateDatabaseVersion } from './settings';
+import type { AppliedMigration, Logger, Migration, MigrationReport } from './types';
+
+/** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
+export interface RunOptions {
+  /** Where progress goes. Default: `consoleLogger`. */
+  readonly logger?: Logger;
+  /** How long to wait for another runner's lock before LockTimeoutError. Default: DEFAULT_LOCK_TIMEOUT_MS. */
+  readonly lockTimeoutMs?: number;
+}
+
+/**
+ * Brings the database to the newest version in `migrations` (default: the app's registered list).
+ * Rejects with InvalidMigrationError, SchemaTooNewError, CorruptVersionError, LockTimeoutError or
+ * MigrationFailedError; in each case nothing that failed is left behind.
+ */
+export async function runMigrations(
+  db: Knex,
+  migrations?: readonly Migration[],
+  options: RunOptions = {},
+): Promise<MigrationReport> {
+  // The app's list is loaded only when asked for, so the runner itself does not depend on it.
+  migrations ??= (await import('../migrations')).migrations;
+  const logger = options.logger ?? consoleLogger;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const sorted = validateMigrations(migrations);
+  const adapter = adapterFor(db);
+
+  // Fast path for every app start: one read, no lock, no write when nothing is pending.
+  // A missing table just means "not initialised yet"; a corrupt version is reported as such.
+  const seen = await readStoredVersion(db).catch((err: unknown) => {
+    if (err instanceof MigrationError) throw err;
+    return undefined;
+  });
+  if (seen !== undefined && planFrom(seen, sorted).kind !== 'pending') {
+    return upToDate(seen, sorted, logger);
+  }
+
+  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (trx) => {
+    await initializeVersionTracking(trx);
+    // Re-read under the lock: another process may have migrated while we waited.
+    const from = await getDatabaseVersion(trx);
+    const gate = planFrom(from, sorted);
+    const applied: AppliedMigration[] = [];
+    if (gate.kind !== 'pending') return { from, applied };
+    for (const migration of gate.pending) {
+      const started = performance.now();
+      try {
+        await trx.transaction(async (step) => {
+          await migration.up(step);
+          await updateDatabaseVersion(step, migration.version);
+          await adapter.verifyMigration(step, `Migration ${migration.version}`);
+        });
+      } catch (cause) {
+        return { from, applied, failed: { migration, cause } };
+      }
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      applied.push({ version: migration.version, description: migration.description, durationMs });
+      logger.info(`applied ${migration.version} ${migration.description} (${durationMs} ms)`);
+    }
+    return { from, applied };
+  });
+
+  const to = outcome.applied.length > 0 ? outcome.applied[outcome.applied.length - 1].version : outcome.from;
+  if (outcome.failed) {
+    const { migration, cause } = outcome.failed;
+    throw new MigrationFailedError(migration.version, migration.description, to, cause);
+  }
+  if (outcome.applied.length === 0) return upToDate(outcome.from, sorted, logger);
+  logger.info(`database is at ${to}`);
+  return { from: outcome.from, to, applied: outcome.applied };
+}
+
+function upToDate(version: string, sorted: readonly Migration[], logger: Logger): MigrationReport {
+  const gate = planFrom(version, sorted);
+  if (gate.kind === 'newer') {
+    logger.warn(
+      `database is at ${version}, newer than this code's ${gate.codeVersion} (same major, so additive): running nothing`,
+    );
+  } else {
+    logger.info(`database is up to date at ${version}`);
+  }
+  return { from: version, to: version, applied: [] };
+}

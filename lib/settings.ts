@@ -1,0 +1,110 @@
+/**
+ * `system_settings`: a general key-value store. The key `db_version` holds the schema version.
+ * This module knows nothing of migrations; it only stores and validates values.
+ */
+import type { Knex } from 'knex';
+import { CorruptVersionError, InvalidSettingError, InvalidVersionError } from './errors';
+import { isCanonicalSemver } from './version';
+import type { Queryable } from './types';
+
+export const SETTINGS_TABLE = 'system_settings';
+export const DB_VERSION_KEY = 'db_version';
+/** The version of a database that has never been migrated. */
+export const INITIAL_VERSION = '0.0.0';
+
+/**
+ * Creates `system_settings` if it is missing and sets `db_version` to 0.0.0 if it has none.
+ * Idempotent, and safe when several processes call it at once.
+ */
+export async function initializeVersionTracking(db: Queryable): Promise<void> {
+  if (!(await db.schema.hasTable(SETTINGS_TABLE))) {
+    try {
+      await createSettingsTable(db);
+    } catch (err) {
+      // Another process may have created it between our check and our CREATE.
+      if (!(await db.schema.hasTable(SETTINGS_TABLE))) throw err;
+    }
+  }
+  await db(SETTINGS_TABLE).insert({ key: DB_VERSION_KEY, value: INITIAL_VERSION }).onConflict('key').ignore();
+}
+
+/** CREATE TABLE system_settings, unconditionally (fails if it exists). */
+export async function createSettingsTable(db: Queryable): Promise<void> {
+  await db.schema.createTable(SETTINGS_TABLE, (t) => {
+    // A bounded string, not TEXT: MySQL cannot index TEXT without a prefix length.
+    t.string('key', 255).notNullable().primary();
+    t.text('value', 'longtext').notNullable();
+    t.timestamp('created_at').defaultTo(db.fn.now());
+    t.timestamp('updated_at').defaultTo(db.fn.now());
+  });
+}
+
+/**
+ * The schema version stored in `db_version`; 0.0.0 when version tracking was never initialised.
+ * Throws CorruptVersionError when the stored value is not semver.
+ */
+export async function getDatabaseVersion(db: Queryable): Promise<string> {
+  if (!(await db.schema.hasTable(SETTINGS_TABLE))) return INITIAL_VERSION;
+  return parseStoredVersion(await readSetting(db, DB_VERSION_KEY));
+}
+
+/** Sets `db_version`. Rejects anything that is not a canonical semver string. */
+export async function updateDatabaseVersion(db: Queryable, version: string): Promise<void> {
+  if (!isCanonicalSemver(version)) throw new InvalidVersionError(version);
+  await upsert(db, DB_VERSION_KEY, version);
+}
+
+/** The value stored under `key`, or `undefined`. */
+export async function getSystemSetting(db: Queryable, key: string): Promise<string | undefined> {
+  assertKey(key);
+  return readSetting(db, key);
+}
+
+/**
+ * Stores `value` under `key` (insert or update; `created_at` is kept, `updated_at` bumped).
+ * `db_version` is reserved: use updateDatabaseVersion, which validates it.
+ */
+export async function setSystemSetting(db: Queryable, key: string, value: string): Promise<void> {
+  assertKey(key);
+  if (key === DB_VERSION_KEY) {
+    throw new InvalidSettingError(`"${DB_VERSION_KEY}" is reserved: use updateDatabaseVersion() to change it`);
+  }
+  if (typeof value !== 'string') {
+    throw new InvalidSettingError(`setting "${key}": value must be a string, got ${typeof value}`);
+  }
+  await upsert(db, key, value);
+}
+
+/**
+ * Reads `db_version` with one query and no existence check: the runner's fast path.
+ * Rejects when the table is missing; resolves `undefined` when the row is.
+ */
+export async function readStoredVersion(db: Queryable): Promise<string | undefined> {
+  const stored = await readSetting(db, DB_VERSION_KEY);
+  return stored === undefined ? undefined : parseStoredVersion(stored);
+}
+
+function parseStoredVersion(stored: string | undefined): string {
+  if (stored === undefined) return INITIAL_VERSION;
+  if (!isCanonicalSemver(stored)) throw new CorruptVersionError(stored);
+  return stored;
+}
+
+async function readSetting(db: Queryable, key: string): Promise<string | undefined> {
+  const row = (await db(SETTINGS_TABLE).select('value').where({ key }).first()) as { value: string } | undefined;
+  return row?.value;
+}
+
+async function upsert(db: Queryable, key: string, value: string): Promise<void> {
+  const now = db.fn.now();
+  await db(SETTINGS_TABLE)
+    .insert({ key, value, created_at: now, updated_at: now })
+    .onConflict('key')
+    .merge({ value, updated_at: now } as Record<string, string | Knex.Raw>);
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidSettingError(`setting key must be a non-empty string, got ${JSON.stringify(key)}`);
+  }
+}

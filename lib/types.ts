@@ -1,0 +1,33 @@
+import type { Knex } from 'knex';
+
+/** One schema change. `version` is semver; migrations are applied in semver order. */
+export interface Migration {
+  readonly version: string;
+  readonly description: string;
+  /** Applies the change. Use `trx` for every query: the migration runs inside it. */
+  up(trx: Knex.Transaction): Promise<void>;
+  /** Reverts the change (optional). */
+  down?(trx: Knex.Transaction): Promise<void>;
+}
+
+/** Where the runner reports progress. Defaults to concise console lines. */
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface AppliedMigration {
+  readonly version: string;
+  readonly description: string;
+  readonly durationMs: number;
+}
+
+/** What `runMigrations` did. `from`/`to` are `db_version` before and after. */
+export interface MigrationReport {
+  readonly from: string;
+  readonly to: string;
+  readonly applied: AppliedMigration[];
+}
+
+/** A knex instance or a transaction: anything that can run queries. */
+export type Queryable = Knex | Knex.Transaction;
