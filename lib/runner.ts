@@ -52,20 +52,22 @@ export async function runMigrations(
     return upToDate(seen, sorted, logger);
   }
 
-  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (trx) => {
-    await initializeVersionTracking(trx);
+  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (transaction) => {
     // Re-read under the lock: another process may have migrated while we waited.
-    const from = await getDatabaseVersion(trx);
+    const from = await transaction(async (trx) => {
+      await initializeVersionTracking(trx);
+      return getDatabaseVersion(trx);
+    });
     const gate = planFrom(from, sorted);
     const applied: AppliedMigration[] = [];
     if (gate.kind !== 'pending') return { from, applied };
     for (const migration of gate.pending) {
       const started = performance.now();
       try {
-        await trx.transaction(async (step) => {
-          await migration.up(step);
-          await updateDatabaseVersion(step, migration.version);
-          await adapter.verifyMigration(step, `Migration ${migration.version}`);
+        await transaction(async (trx) => {
+          await migration.up(trx);
+          await updateDatabaseVersion(trx, migration.version);
+          await adapter.verifyMigration(trx, `Migration ${migration.version}`);
         });
       } catch (cause) {
         return { from, applied, failed: { migration, cause } };

@@ -5,6 +5,9 @@ export interface LockOptions {
   readonly lockTimeoutMs: number;
 }
 
+/** Runs `fn` atomically (as far as the engine allows) under the migration lock. */
+export type TransactionRunner = <R>(fn: (trx: Knex.Transaction) => Promise<R>) => Promise<R>;
+
 /**
  * Everything the runner needs to know about a database engine. The core never tests a driver name;
  * it asks the adapter. One adapter per engine, each a leaf module.
@@ -14,10 +17,13 @@ export interface DialectAdapter {
   /** Whether DDL rolls back with its transaction (SQLite, PostgreSQL: yes; MySQL: no). */
   readonly transactionalDdl: boolean;
   /**
-   * Runs `work` in one transaction on one pinned connection while holding the cross-process
-   * migration lock; the lock is released when the transaction ends or the connection dies.
+   * Takes the cross-process migration lock on one pinned connection, calls `work` with a way to run
+   * transactions under it, and releases the lock. A lock held by a process that dies is released by
+   * the engine with its connection. SQLite and PostgreSQL: `transaction` opens a savepoint inside one
+   * outer transaction (one commit for the batch); MySQL, where DDL commits implicitly: a top-level
+   * transaction per call.
    */
-  withMigrationLock<T>(db: Knex, options: LockOptions, work: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T>;
   /** Runs inside each migration's transaction, after `up`, before it commits. */
   verifyMigration(trx: Knex.Transaction, context: string): Promise<void>;
 }
