@@ -32,9 +32,11 @@ export const adminLoginsFeedback: Migration = {
     await trx.schema.createTable('feedback', (t) => {
       t.increments('id');
       t.integer('user_id').unsigned().nullable().references('id').inTable('users').onDelete('SET NULL');
-      t.string('kind', 16).notNullable().defaultTo('feedback').checkIn(['feedback', 'bug'], 'feedback_kind_check');
+      t.string('kind', 16).notNullable().defaultTo('feedback');
       t.text('message').notNullable();
       t.timestamp('created_at').defaultTo(trx.fn.now());
+      // A table-level CHECK: MariaDB rejects a named CHECK on the column itself.
+      t.check("?? in ('feedback', 'bug')", ['kind'], 'feedback_kind_check');
     });
   },
 

@@ -22,3 +22,11 @@ export async function withPinnedConnection<T>(db: Knex, fn: (connection: RawConn
     await client.releaseConnection(connection);
   }
 }
+
+/**
+ * Marks a pooled connection as unusable so knex's pool validator discards it instead of handing it
+ * out again (used when a session lock could not be released: closing the connection releases it).
+ */
+export function discardConnection(connection: RawConnection, reason: unknown): void {
+  (connection as { __knex__disposed?: unknown }).__knex__disposed = reason;
+}

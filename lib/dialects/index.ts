@@ -1,9 +1,11 @@
 import type { Knex } from 'knex';
 import { UnsupportedDialectError } from '../errors';
+import { mysqlAdapter } from './mysql';
+import { postgresAdapter } from './postgres';
 import { sqliteAdapter } from './sqlite';
 import type { DialectAdapter } from './types';
 
-export type { DialectAdapter, LockOptions } from './types';
+export type { DialectAdapter, LockOptions, TransactionRunner } from './types';
 
 /** The adapter for a knex instance's engine (knex's `client.dialect`: sqlite3, postgresql, mysql). */
 export function adapterFor(db: Knex | Knex.Transaction): DialectAdapter {
@@ -11,6 +13,10 @@ export function adapterFor(db: Knex | Knex.Transaction): DialectAdapter {
   switch (dialect) {
     case 'sqlite3':
       return sqliteAdapter;
+    case 'postgresql':
+      return postgresAdapter;
+    case 'mysql':
+      return mysqlAdapter;
     default:
       throw new UnsupportedDialectError(`knex-semver-migrate does not support the "${dialect}" dialect yet`);
   }

@@ -1,0 +1,47 @@
+/**
+ * MySQL/MariaDB: GET_LOCK on a pinned connection (a session lock: the server drops it when the
+ * connection dies), named after the current database. DDL commits implicitly, so each migration
+ * runs in its own top-level transaction on that connection; a failure half-way cannot be undone
+ * and the runner marks the database dirty instead.
+ */
+import type { Knex } from 'knex';
+import { LockTimeoutError } from '../errors';
+import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
+import type { DialectAdapter, LockOptions, TransactionRunner } from './types';
+
+export const mysqlAdapter: DialectAdapter = {
+  name: 'mysql',
+  transactionalDdl: false,
+
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T> {
+    return withPinnedConnection(db, async (conn) => {
+      const name = await lockName(db, conn);
+      // GET_LOCK takes seconds; fractions are allowed.
+      const seconds = Math.max(0.001, options.lockTimeoutMs / 1000);
+      const [[{ acquired }]] = (await db.raw('SELECT GET_LOCK(?, ?) AS acquired', [name, seconds]).connection(conn)) as [
+        { acquired: number | null }[],
+      ];
+      if (acquired !== 1) throw new LockTimeoutError(`MySQL database ${name.slice(LOCK_PREFIX.length)}`, options.lockTimeoutMs);
+      try {
+        return await work((fn) => db.transaction(fn, { connection: conn } as Knex.TransactionConfig));
+      } finally {
+        await db
+          .raw('SELECT RELEASE_LOCK(?)', [name])
+          .connection(conn)
+          .catch((err: unknown) => discardConnection(conn, err));
+      }
+    });
+  },
+
+  async verifyMigration(): Promise<void> {
+    // Constraints are enforced as statements run; nothing is deferred to check here.
+  },
+};
+
+const LOCK_PREFIX = 'ksm:';
+
+/** Lock names are limited to 64 characters; database names are too, so cut the prefix + name. */
+async function lockName(db: Knex, conn: RawConnection): Promise<string> {
+  const [[{ name }]] = (await db.raw('SELECT DATABASE() AS name').connection(conn)) as [{ name: string | null }[]];
+  return `${LOCK_PREFIX}${name ?? ''}`.slice(0, 64);
+}
