@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'LOCK_TIMEOUT'
   | 'FOREIGN_KEY_VIOLATION'
   | 'REBUILD_FAILED'
-  | 'UNSUPPORTED_DIALECT';
+  | 'UNSUPPORTED_DIALECT'
+  | 'DIRTY_DATABASE';
 
 export class MigrationError extends Error {
   readonly code: ErrorCode;
@@ -54,11 +55,15 @@ export class MigrationFailedError extends MigrationError {
     readonly description: string,
     readonly lastGoodVersion: string,
     cause: unknown,
+    /** True when the failure could not be rolled back and the database was marked dirty. */
+    readonly dirty = false,
   ) {
     super(
       'MIGRATION_FAILED',
       `Migration ${version} (${description}) failed: ${describeCause(cause)}; ` +
-        `it was rolled back and db_version stays at ${lastGoodVersion}`,
+        (dirty
+          ? `it could not be rolled back (part of it may be applied), so the database is marked dirty; db_version stays at ${lastGoodVersion}`
+          : `it was rolled back and db_version stays at ${lastGoodVersion}`),
       { cause },
     );
   }
@@ -137,6 +142,28 @@ export class RebuildError extends MigrationError {
 export class UnsupportedDialectError extends MigrationError {
   constructor(message: string) {
     super('UNSUPPORTED_DIALECT', message);
+  }
+}
+
+/**
+ * A migration failed where its changes could not be rolled back (MySQL DDL, or a migration declared
+ * `transaction: false`), so the schema may be half-changed. Runs refuse until an operator repairs it.
+ */
+export class DirtyDatabaseError extends MigrationError {
+  constructor(
+    readonly version: string,
+    readonly description: string,
+    readonly failedAt: string,
+    readonly error: string,
+    readonly lastGoodVersion: string,
+  ) {
+    super(
+      'DIRTY_DATABASE',
+      `Database is dirty: migration ${version} (${description}) failed at ${failedAt} with "${error}" and could ` +
+        `not be rolled back, so part of it may be applied; db_version is still ${lastGoodVersion}. Compare the ` +
+        `schema with migration ${version} and fix it by hand, then run "npx ts-node scripts/migrate.ts repair" ` +
+        `(${version} runs again next time) or "repair --to ${version}" (you completed it by hand)`,
+    );
   }
 }
 

@@ -10,6 +10,7 @@ export {
   INITIAL_VERSION,
 } from './settings';
 export { runMigrations, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions } from './runner';
+export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
 export { validateMigrations, planFrom, newestVersion } from './plan';
 export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
 export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';

@@ -8,11 +8,12 @@
  * rolled back, 1…k−1 are committed, and db_version ends at k−1.
  */
 import type { Knex } from 'knex';
-import { adapterFor } from './dialects';
-import { MigrationError, MigrationFailedError } from './errors';
+import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
+import { assertClean, markDirty, readRunnerState } from './dirty';
+import { MigrationFailedError } from './errors';
 import { consoleLogger } from './logger';
 import { planFrom, validateMigrations } from './plan';
-import { getDatabaseVersion, initializeVersionTracking, readStoredVersion, updateDatabaseVersion } from './settings';
+import { getDatabaseVersion, initializeVersionTracking, parseStoredVersion, updateDatabaseVersion } from './settings';
 import type { AppliedMigration, Logger, Migration, MigrationReport } from './types';
 
 /** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
@@ -43,19 +44,19 @@ export async function runMigrations(
   const adapter = adapterFor(db);
 
   // Fast path for every app start: one read, no lock, no write when nothing is pending.
-  // A missing table just means "not initialised yet"; a corrupt version is reported as such.
-  const seen = await readStoredVersion(db).catch((err: unknown) => {
-    if (err instanceof MigrationError) throw err;
-    return undefined;
-  });
-  if (seen !== undefined && planFrom(seen, sorted).kind !== 'pending') {
-    return upToDate(seen, sorted, logger);
+  // A missing table just means "not initialised yet".
+  const seen = await readRunnerState(db).catch(() => undefined);
+  if (seen?.version !== undefined) {
+    assertClean(seen.dirty);
+    const version = parseStoredVersion(seen.version);
+    if (planFrom(version, sorted).kind !== 'pending') return upToDate(version, sorted, logger);
   }
 
-  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (transaction) => {
-    // Re-read under the lock: another process may have migrated while we waited.
-    const from = await transaction(async (trx) => {
+  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (session) => {
+    // Re-read under the lock: another process may have migrated (or failed) while we waited.
+    const from = await session.transaction(async (trx) => {
       await initializeVersionTracking(trx);
+      assertClean((await readRunnerState(trx)).dirty);
       return getDatabaseVersion(trx);
     });
     const gate = planFrom(from, sorted);
@@ -63,14 +64,13 @@ export async function runMigrations(
     if (gate.kind !== 'pending') return { from, applied };
     for (const migration of gate.pending) {
       const started = performance.now();
+      const lastGood = applied.at(-1)?.version ?? from;
       try {
-        await transaction(async (trx) => {
-          await migration.up(trx);
-          await updateDatabaseVersion(trx, migration.version);
-          await adapter.verifyMigration(trx, `Migration ${migration.version}`);
-        });
+        await applyOne(session, adapter, migration);
       } catch (cause) {
-        return { from, applied, failed: { migration, cause } };
+        const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
+        if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, lastGood));
+        return { from, applied, failed: { migration, cause, dirty } };
       }
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       applied.push({ version: migration.version, description: migration.description, durationMs });
@@ -81,12 +81,30 @@ export async function runMigrations(
 
   const to = outcome.applied.length > 0 ? outcome.applied[outcome.applied.length - 1].version : outcome.from;
   if (outcome.failed) {
-    const { migration, cause } = outcome.failed;
-    throw new MigrationFailedError(migration.version, migration.description, to, cause);
+    const { migration, cause, dirty } = outcome.failed;
+    throw new MigrationFailedError(migration.version, migration.description, to, cause, dirty);
   }
   if (outcome.applied.length === 0) return upToDate(outcome.from, sorted, logger);
   logger.info(`database is at ${to}`);
   return { from: outcome.from, to, applied: outcome.applied };
+}
+
+/** Runs `up` and moves db_version, atomically where the engine allows. */
+async function applyOne(session: LockedSession, adapter: DialectAdapter, migration: Migration): Promise<void> {
+  const finish = async (trx: Knex.Transaction) => {
+    await updateDatabaseVersion(trx, migration.version);
+    await adapter.verifyMigration(trx, `Migration ${migration.version}`);
+  };
+  if (migration.transaction === false) {
+    // Without a transaction `up` receives the knex instance; typed as a transaction for one signature.
+    await session.withoutTransaction((db) => migration.up(db as Knex.Transaction));
+    await session.transaction(finish);
+    return;
+  }
+  await session.transaction(async (trx) => {
+    await migration.up(trx);
+    await finish(trx);
+  });
 }
 
 function upToDate(version: string, sorted: readonly Migration[], logger: Logger): MigrationReport {

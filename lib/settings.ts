@@ -75,16 +75,8 @@ export async function setSystemSetting(db: Queryable, key: string, value: string
   await upsert(db, key, value);
 }
 
-/**
- * Reads `db_version` with one query and no existence check: the runner's fast path.
- * Rejects when the table is missing; resolves `undefined` when the row is.
- */
-export async function readStoredVersion(db: Queryable): Promise<string | undefined> {
-  const stored = await readSetting(db, DB_VERSION_KEY);
-  return stored === undefined ? undefined : parseStoredVersion(stored);
-}
-
-function parseStoredVersion(stored: string | undefined): string {
+/** A stored db_version value, validated: 0.0.0 when absent, CorruptVersionError when not semver. */
+export function parseStoredVersion(stored: string | undefined): string {
   if (stored === undefined) return INITIAL_VERSION;
   if (!isCanonicalSemver(stored)) throw new CorruptVersionError(stored);
   return stored;

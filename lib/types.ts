@@ -4,6 +4,13 @@ import type { Knex } from 'knex';
 export interface Migration {
   readonly version: string;
   readonly description: string;
+  /**
+   * `false` runs the migration outside any transaction (e.g. PostgreSQL's CREATE INDEX CONCURRENTLY),
+   * with the version update right after it; `trx` is then the knex instance itself. A failure cannot
+   * be rolled back and marks the database dirty. SQLite runs it in a savepoint like any other
+   * (its migration lock is its write transaction). Default: true.
+   */
+  readonly transaction?: boolean;
   /** Applies the change. Use `trx` for every query: the migration runs inside it. */
   up(trx: Knex.Transaction): Promise<void>;
   /** Reverts the change (optional). */

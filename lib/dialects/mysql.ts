@@ -7,13 +7,14 @@
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockOptions, TransactionRunner } from './types';
+import type { DialectAdapter, LockedSession, LockOptions } from './types';
 
 export const mysqlAdapter: DialectAdapter = {
   name: 'mysql',
   transactionalDdl: false,
+  runsOutsideTransactions: true,
 
-  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T> {
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     return withPinnedConnection(db, async (conn) => {
       const name = await lockName(db, conn);
       // GET_LOCK takes seconds; fractions are allowed.
@@ -23,7 +24,10 @@ export const mysqlAdapter: DialectAdapter = {
       ];
       if (acquired !== 1) throw new LockTimeoutError(`MySQL database ${name.slice(LOCK_PREFIX.length)}`, options.lockTimeoutMs);
       try {
-        return await work((fn) => db.transaction(fn, { connection: conn } as Knex.TransactionConfig));
+        return await work({
+          transaction: (fn) => db.transaction(fn, { connection: conn }),
+          withoutTransaction: (fn) => fn(db),
+        });
       } finally {
         await db
           .raw('SELECT RELEASE_LOCK(?)', [name])

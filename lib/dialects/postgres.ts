@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockOptions, TransactionRunner } from './types';
+import type { DialectAdapter, LockedSession, LockOptions } from './types';
 
 /** First half of the advisory lock key: "ksm" in ASCII. The second half is hashtext(current_schema()). */
 const LOCK_CLASS_ID = 0x6b736d;
@@ -16,8 +16,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
 export const postgresAdapter: DialectAdapter = {
   name: 'postgres',
   transactionalDdl: true,
+  runsOutsideTransactions: true,
 
-  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T> {
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     return withPinnedConnection(db, async (conn) => {
       const sql = (text: string) => db.raw(text).connection(conn);
       await sql(`SET lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs))}`);
@@ -31,8 +32,24 @@ export const postgresAdapter: DialectAdapter = {
       } finally {
         await sql('SET lock_timeout = DEFAULT');
       }
+      // One outer transaction on the pinned connection, begun on first use and committed before a
+      // migration that must run outside transactions; the session lock spans all of it.
+      let outer: Knex.Transaction | undefined;
+      const begin = async () => (outer ??= await db.transaction({ connection: conn }));
       try {
-        return await db.transaction((trx) => work((fn) => trx.transaction(fn)), { connection: conn } as Knex.TransactionConfig);
+        const result = await work({
+          transaction: async (fn) => (await begin()).transaction(fn),
+          async withoutTransaction(fn) {
+            if (outer) await outer.commit();
+            outer = undefined;
+            return fn(db);
+          },
+        });
+        if (outer) await outer.commit();
+        return result;
+      } catch (err) {
+        if (outer && !outer.isCompleted()) await outer.rollback();
+        throw err;
       } finally {
         await sql(`SELECT pg_advisory_unlock(${LOCK_CLASS_ID}, hashtext(current_schema()))`).catch((err: unknown) =>
           discardConnection(conn, err),

@@ -9,13 +9,14 @@ import type { Knex } from 'knex';
 import { ForeignKeyViolationError, LockTimeoutError } from '../errors';
 import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../settings';
 import { withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockOptions, TransactionRunner } from './types';
+import type { DialectAdapter, LockedSession, LockOptions } from './types';
 
 export const sqliteAdapter: DialectAdapter = {
   name: 'sqlite',
   transactionalDdl: true,
+  runsOutsideTransactions: false,
 
-  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T> {
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     return withPinnedConnection(db, async (conn) => {
       const pragma = (sql: string) => db.raw(sql).connection(conn) as unknown as Promise<Record<string, number>[]>;
       const [{ foreign_keys: foreignKeys }] = await pragma('PRAGMA foreign_keys');
@@ -30,9 +31,12 @@ export const sqliteAdapter: DialectAdapter = {
               async (trx) => {
                 await takeWriteLock(trx, db, options, tableExisted);
                 await trx.raw(`PRAGMA busy_timeout = ${busyTimeout}`);
-                return work((fn) => trx.transaction(fn));
+                return work({
+                  transaction: (fn) => trx.transaction(fn),
+                  withoutTransaction: (fn) => trx.transaction(fn),
+                });
               },
-              { connection: conn } as Knex.TransactionConfig & { connection: RawConnection },
+              { connection: conn },
             );
           } catch (err) {
             // Another process created system_settings between our check and our CREATE: lock its row instead.

@@ -5,8 +5,19 @@ export interface LockOptions {
   readonly lockTimeoutMs: number;
 }
 
-/** Runs `fn` atomically (as far as the engine allows) under the migration lock. */
-export type TransactionRunner = <R>(fn: (trx: Knex.Transaction) => Promise<R>) => Promise<R>;
+/** What the runner can do while it holds the migration lock. */
+export interface LockedSession {
+  /**
+   * Runs `fn` in a transaction. SQLite and PostgreSQL: a savepoint inside one outer transaction, so a
+   * batch costs one commit; MySQL, where DDL commits implicitly: a top-level transaction each time.
+   */
+  transaction<R>(fn: (trx: Knex.Transaction) => Promise<R>): Promise<R>;
+  /**
+   * Runs `fn` outside any transaction (for statements such as CREATE INDEX CONCURRENTLY), after
+   * committing what came before. SQLite cannot: its lock is its write transaction, so it uses a savepoint.
+   */
+  withoutTransaction<R>(fn: (db: Knex | Knex.Transaction) => Promise<R>): Promise<R>;
+}
 
 /**
  * Everything the runner needs to know about a database engine. The core never tests a driver name;
@@ -16,14 +27,13 @@ export interface DialectAdapter {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
   /** Whether DDL rolls back with its transaction (SQLite, PostgreSQL: yes; MySQL: no). */
   readonly transactionalDdl: boolean;
+  /** Whether `withoutTransaction` really leaves the transaction (so a failure there cannot be undone). */
+  readonly runsOutsideTransactions: boolean;
   /**
-   * Takes the cross-process migration lock on one pinned connection, calls `work` with a way to run
-   * transactions under it, and releases the lock. A lock held by a process that dies is released by
-   * the engine with its connection. SQLite and PostgreSQL: `transaction` opens a savepoint inside one
-   * outer transaction (one commit for the batch); MySQL, where DDL commits implicitly: a top-level
-   * transaction per call.
+   * Takes the cross-process migration lock on one pinned connection, runs `work`, releases the lock.
+   * A lock held by a process that dies is released by the engine with its connection.
    */
-  withMigrationLock<T>(db: Knex, options: LockOptions, work: (transaction: TransactionRunner) => Promise<T>): Promise<T>;
+  withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T>;
   /** Runs inside each migration's transaction, after `up`, before it commits. */
   verifyMigration(trx: Knex.Transaction, context: string): Promise<void>;
 }
