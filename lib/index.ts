@@ -11,6 +11,8 @@ export {
 } from './settings';
 export { runMigrations, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions } from './runner';
 export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
+export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
+export { DIRTY_KEY, type DirtyState } from './dirty';
 export { validateMigrations, planFrom, newestVersion } from './plan';
 export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
 export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';

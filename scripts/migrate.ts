@@ -1,5 +1,5 @@
 /**
- * The migration CLI: `npx ts-node scripts/migrate.ts [latest|status|seed] [--env NAME] [--verbose] [--help]`.
+ * The migration CLI: `npx ts-node scripts/migrate.ts [latest|status|seed|repair] [--env NAME] [--to VERSION] [--verbose] [--help]`.
  * The library returns data; only this file prints. Every line goes through redact(), so a
  * connection string's password never reaches the terminal or a CI log.
  * Exit codes: 0 done, 1 the command failed, 2 bad usage.
@@ -10,13 +10,14 @@ import type { Knex } from 'knex';
 import knexConfig from '../knexfile';
 import { createKnex } from '../lib/bootstrap';
 import { MigrationError, redact } from '../lib/errors';
+import { repairDatabase } from '../lib/repair';
 import { runMigrations } from '../lib/runner';
 import { migrationStatus } from '../lib/status';
 import type { Logger, MigrationReport } from '../lib/types';
 
 interface Command {
   readonly summary: string;
-  run(db: Knex): Promise<void>;
+  run(db: Knex, invocation: Invocation): Promise<void>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -33,6 +34,18 @@ const COMMANDS: Record<string, Command> = {
       for (const m of status.migrations) out(`  ${m.state.padEnd(7)}  ${m.version}  ${m.description}`);
       const pending = status.migrations.filter((m) => m.state === 'pending').length;
       out(pending > 0 ? `${pending} pending: run \`latest\` to apply` : 'nothing pending');
+    },
+  },
+  repair: {
+    summary: 'clear the dirty marker after fixing a failed migration by hand (--to VERSION: also set db_version)',
+    async run(db, { to }) {
+      const report = await repairDatabase(db, { to });
+      out(
+        report.cleared
+          ? `cleared the dirty marker of ${report.cleared.version} (${report.cleared.description}, failed at ${report.cleared.failedAt})`
+          : 'the database was not marked dirty',
+      );
+      out(report.to === report.from ? `db_version stays at ${report.to}` : `db_version set from ${report.from} to ${report.to}`);
     },
   },
   seed: {
@@ -64,16 +77,17 @@ function printReport(report: MigrationReport): void {
 function usage(): string {
   const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
   return [
-    'Usage: npx ts-node scripts/migrate.ts [command] [--env NAME] [--verbose] [--help]',
+    'Usage: npx ts-node scripts/migrate.ts [command] [--env NAME] [--to VERSION] [--verbose] [--help]',
     '',
     'Commands:',
     ...commands,
     '',
     'Options:',
-    `  --env NAME  knexfile environment: ${Object.keys(knexConfig).join(', ')}`,
-    `              (default: NODE_ENV when it names one, else ${DEFAULT_ENV}; production reads DATABASE_URL)`,
-    "  --verbose   print the stack trace of an error, and knex's own warnings",
-    '  --help      show this help',
+    `  --env NAME    knexfile environment: ${Object.keys(knexConfig).join(', ')}`,
+    `                (default: NODE_ENV when it names one, else ${DEFAULT_ENV}; production reads DATABASE_URL)`,
+    '  --to VERSION  with repair: the version db_version should hold',
+    "  --verbose     print the stack trace of an error, and knex's own warnings",
+    '  --help        show this help',
     '',
     'Exit codes: 0 done, 1 the command failed, 2 bad usage.',
   ].join('\n');
@@ -86,6 +100,7 @@ interface Invocation {
   readonly env: string;
   readonly verbose: boolean;
   readonly help: boolean;
+  readonly to?: string;
 }
 
 function parseArgv(argv: string[]) {
@@ -95,6 +110,7 @@ function parseArgv(argv: string[]) {
       allowPositionals: true,
       options: {
         env: { type: 'string' },
+        to: { type: 'string' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -120,7 +136,8 @@ function parseInvocation(argv: string[], nodeEnv: string | undefined): Invocatio
   if (!Object.hasOwn(knexConfig, env)) {
     throw new UsageError(`unknown environment "${env}" (knexfile has: ${Object.keys(knexConfig).join(', ')})`);
   }
-  return { command, env, verbose, help };
+  if (values.to !== undefined && command !== 'repair') throw new UsageError('--to goes with the repair command');
+  return { command, env, verbose, help, to: values.to };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -143,7 +160,7 @@ async function main(argv: string[]): Promise<number> {
     // Reading the config can fail on its own (production: DATABASE_URL missing or unsupported).
     const db = createKnex({ ...knexConfig[invocation.env], log: knexLog(invocation.verbose) });
     try {
-      await COMMANDS[invocation.command].run(db);
+      await COMMANDS[invocation.command].run(db, invocation);
     } finally {
       await db.destroy();
     }

@@ -1,0 +1,417 @@
+/**
+ * `rebuildTable`: SQLite's documented 12-step ALTER TABLE procedure (lang_altertable.html#otheralter), done so
+ * that no row is lost, altered or cascade-deleted.
+ *
+ * 1. Foreign keys. `PRAGMA foreign_keys` is a silent no-op inside a transaction, and with it ON, dropping the old
+ *    table cascades, nulls or fails the child rows. Given a Knex instance, we take one pooled connection, turn
+ *    foreign keys OFF before BEGIN and restore them afterwards. Given a transaction, the caller (runMigrations)
+ *    must have turned them off before BEGIN; if they are ON and any table references this one, we refuse.
+ * 2. Inside that transaction (a SAVEPOINT when given one), so any failure rolls everything back:
+ *    a. column renames use ALTER TABLE RENAME COLUMN, so SQLite itself rewrites indexes, triggers, views and
+ *       children's REFERENCES;
+ *    b. the table's own SQL from sqlite_master is edited token by token (never regenerated), after refusing
+ *       drops that an index, constraint, trigger, view or child foreign key still uses;
+ *    c. the new table is created under a temporary name and filled by one INSERT … SELECT inside SQLite
+ *       (rowids kept), and the row count is verified;
+ *    d. the sqlite_sequence value is carried over, the old table dropped, and the new one renamed into place
+ *       (never the old one first, or children would end up REFERENCES "old_name") with legacy_alter_table ON
+ *       so views and triggers naming the missing table do not abort the rename;
+ *    e. indexes and triggers are recreated from their saved SQL, views are test-run, and
+ *       foreign_key_check runs on the table and its children before COMMIT.
+ */
+import { randomBytes } from 'crypto';
+import type { Knex } from 'knex';
+import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
+import {
+  columnNames,
+  editCreateTable,
+  hasKeywords,
+  indexColumnRefs,
+  itemColumnRefs,
+  mentionsIdent,
+  parseCreateTable,
+  quoteIdent as q,
+  renameCreateTable,
+  sameIdent,
+  type ParsedTable,
+} from './ddl';
+
+export interface RebuildSpec {
+  /** Column definitions to add, in order, e.g. `{ is_admin: 'BOOLEAN NOT NULL DEFAULT 0' }`. */
+  addColumns?: Record<string, string>;
+  /**
+   * Columns to remove. If an index, CHECK, other constraint, trigger, view or child foreign key still uses one,
+   * the call fails with a RebuildError naming it (table unchanged), unless the user is an index and
+   * `dropDependentIndexes` is true, in which case that index is dropped.
+   */
+  dropColumns?: string[];
+  dropDependentIndexes?: boolean;
+  /** Replace a column's whole definition (type and constraints, without the name), e.g. `{ email: 'TEXT NOT NULL COLLATE NOCASE' }`. */
+  alterColumns?: Record<string, string>;
+  /**
+   * Rename columns `{ old: new }`. Applied first, with ALTER TABLE RENAME COLUMN (SQLite rewrites indexes,
+   * triggers, views and children's REFERENCES, or fails): every other option uses the NEW names.
+   */
+  renameColumns?: Record<string, string>;
+  /** Table constraints appended to the definition, e.g. `"CHECK (kind IN ('feedback','bug'))"`. */
+  addConstraints?: string[];
+  /**
+   * Last resort: receives the edited CREATE TABLE statement (under the table's real name) and returns the final
+   * one. It must stay one CREATE TABLE statement; its table name is replaced by the temporary one.
+   */
+  transformSql?: (createSql: string) => string;
+  /**
+   * Copy mapping: new column -> SQL expression over the old table's columns (renamed columns under their new
+   * names). Default: each column of the new table that exists in the old one is copied as is; new columns not
+   * mapped take their DEFAULT.
+   */
+  copy?: Record<string, string>;
+}
+
+export interface RebuildResult {
+  table: string;
+  rowsCopied: number;
+  indexesRestored: number;
+  triggersRestored: number;
+}
+
+/** The points between steps, in order; `setRebuildStepHook` lets tests fail the rebuild at each. */
+export const REBUILD_STEPS = [
+  'renameColumns',
+  'createTemp',
+  'copyRows',
+  'carrySequence',
+  'dropOld',
+  'renameTemp',
+  'restoreIndexes',
+  'restoreTriggers',
+  'verify',
+] as const;
+export type RebuildStep = (typeof REBUILD_STEPS)[number];
+type StepHook = (step: RebuildStep) => void | Promise<void>;
+let stepHook: StepHook | undefined;
+
+/** Test seam: `hook` runs after each step, inside the transaction; if it throws, the rebuild must roll back. */
+export function setRebuildStepHook(hook: StepHook | undefined): void {
+  stepHook = hook;
+}
+
+type Db = Knex | Knex.Transaction;
+
+/** The part of knex's (untyped) client we use. */
+interface KnexClient {
+  readonly dialect?: string;
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): unknown;
+}
+
+interface MasterRow {
+  type: string;
+  name: string;
+  tbl_name: string;
+  sql: string | null;
+}
+
+interface ColumnInfo {
+  name: string;
+  type: string;
+  pk: number;
+  hidden: number;
+}
+
+async function query<T>(db: Db, sql: string, bindings?: Knex.RawBinding[]): Promise<T[]> {
+  // No bindings argument for SQL that may hold caller text, so knex never rewrites a '?' inside it.
+  return (await (bindings ? db.raw(sql, bindings) : db.raw(sql))) as T[];
+}
+
+/** Rebuilds `table` according to `spec`. See the module comment for the procedure and its guarantees. */
+export async function rebuildTable(db: Db, table: string, spec: RebuildSpec): Promise<RebuildResult> {
+  const client: KnexClient | undefined = db.client;
+  if (client?.dialect !== 'sqlite3') {
+    throw new UnsupportedDialectError(
+      `rebuildTable(${table}) is SQLite-only (other databases have a real ALTER TABLE); this knex uses ${client?.dialect ?? 'an unknown client'}`,
+    );
+  }
+  return db.isTransaction ? rebuildInTransaction(db as Knex.Transaction, table, spec) : rebuildOnOwnConnection(db, client, table, spec);
+}
+
+async function rebuildOnOwnConnection(db: Knex, client: KnexClient, table: string, spec: RebuildSpec): Promise<RebuildResult> {
+  // One connection for the pragma and the transaction: foreign_keys is per connection.
+  const conn = await client.acquireConnection();
+  const run = async <T>(sql: string) => (await db.raw(sql).connection(conn)) as T[];
+  const foreignKeys = async () => (await run<{ foreign_keys: number }>('PRAGMA foreign_keys'))[0].foreign_keys === 1;
+  try {
+    const wasOn = await foreignKeys();
+    try {
+      if (wasOn) {
+        await run('PRAGMA foreign_keys = OFF');
+        if (await foreignKeys()) {
+          throw new RebuildError(table, 'PRAGMA foreign_keys = OFF did not take effect (is this connection inside a transaction?); nothing was changed');
+        }
+      }
+      return await db.transaction((trx) => rebuildSteps(trx, table, spec, false), { connection: conn });
+    } finally {
+      if (wasOn) await run('PRAGMA foreign_keys = ON');
+    }
+  } finally {
+    client.releaseConnection(conn);
+  }
+}
+
+async function rebuildInTransaction(trx: Knex.Transaction, table: string, spec: RebuildSpec): Promise<RebuildResult> {
+  const [{ foreign_keys: fk }] = await query<{ foreign_keys: number }>(trx, 'PRAGMA foreign_keys');
+  if (fk === 1) {
+    const { name } = await findTable(trx, table);
+    const children = [...new Set((await foreignKeysTo(trx, name)).map((r) => r.child))];
+    if (children.length > 0) {
+      throw new RebuildError(
+        name,
+        `foreign keys are ON inside this transaction and ${children.map(q).join(', ')} reference(s) it: dropping the old ` +
+          `table would cascade-delete, set NULL or fail those rows (a self-reference would hit the new copy), and ` +
+          `PRAGMA foreign_keys cannot be turned off inside a transaction. Run it through runMigrations (which suspends ` +
+          `foreign keys before BEGIN) or call rebuildTable with the knex instance instead of a transaction; nothing was changed`,
+      );
+    }
+  }
+  // A SAVEPOINT, so a failure rolls back just the rebuild.
+  return trx.transaction((sp) => rebuildSteps(sp, table, spec, fk === 1));
+}
+
+async function findTable(db: Db, requested: string): Promise<{ name: string; sql: string }> {
+  const [row] = await query<{ name: string; sql: string | null }>(
+    db,
+    `SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`,
+    [requested],
+  );
+  if (!row?.sql) throw new RebuildError(requested, 'no such table');
+  if (/^sqlite_/i.test(row.name)) throw new RebuildError(requested, 'SQLite internal tables cannot be rebuilt');
+  if (/^\s*CREATE\s+VIRTUAL\b/i.test(row.sql)) throw new RebuildError(requested, 'virtual tables cannot be rebuilt');
+  return { name: row.name, sql: row.sql };
+}
+
+/** Foreign keys in any table (including `table` itself) that reference `table`. */
+async function foreignKeysTo(db: Db, table: string): Promise<{ child: string; from: string; to: string | null }[]> {
+  return query(
+    db,
+    `SELECT m.name AS child, f."from" AS "from", f."to" AS "to"
+       FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f
+      WHERE m.type = 'table' AND f."table" = ? COLLATE NOCASE`,
+    [table],
+  );
+}
+
+/** foreign_key_check of the table's own keys and of the children's keys pointing at it. */
+async function foreignKeyViolations(db: Db, table: string): Promise<{ table: string; rowid: number | null; parent: string }[]> {
+  const children = [...new Set((await foreignKeysTo(db, table)).map((r) => r.child))].filter((c) => c !== table);
+  const out: { table: string; rowid: number | null; parent: string }[] = [];
+  for (const t of [table, ...children]) {
+    const rows = await query<{ table: string; rowid: number | null; parent: string }>(db, 'SELECT * FROM pragma_foreign_key_check(?)', [t]);
+    out.push(...rows.filter((r) => t === table || sameIdent(r.parent, table)).map(({ table: tb, rowid, parent }) => ({ table: tb, rowid, parent })));
+  }
+  return out;
+}
+
+async function rebuildSteps(trx: Knex.Transaction, requested: string, spec: RebuildSpec, foreignKeysOn: boolean): Promise<RebuildResult> {
+  const { name: table, sql: originalSql } = await findTable(trx, requested);
+  const tmp = `_ksm_rebuild_${randomBytes(6).toString('hex')}`;
+  const [{ legacy_alter_table: legacy }] = await query<{ legacy_alter_table: number }>(trx, 'PRAGMA legacy_alter_table');
+  const step = async (s: RebuildStep) => stepHook?.(s);
+  try {
+    // a. Renames first: SQLite knows every place a column name appears.
+    const renames = Object.entries(spec.renameColumns ?? {});
+    if (renames.length > 0) {
+      const known = columnNames(parseCreateTable(originalSql));
+      const missing = renames.filter(([from]) => !known.some((c) => sameIdent(c, from)));
+      if (missing.length > 0) throw new RebuildError(table, `renameColumns: no column ${missing.map(([from]) => q(from)).join(', ')}`);
+      await trx.raw('PRAGMA legacy_alter_table = OFF');
+      for (const [from, to] of renames) await trx.raw(`ALTER TABLE ${q(table)} RENAME COLUMN ${q(from)} TO ${q(to)}`);
+    }
+    await step('renameColumns');
+
+    // b. Read the (renamed) schema, refuse unsafe drops, edit the SQL.
+    const master = await query<MasterRow>(trx, 'SELECT type, name, tbl_name, sql FROM sqlite_master');
+    const parsed = parseCreateTable(master.find((r) => r.type === 'table' && r.name === table)?.sql ?? originalSql);
+    const ownIndexes = master.filter((r) => r.type === 'index' && r.sql !== null && sameIdent(r.tbl_name, table));
+    const triggers = master.filter((r) => r.type === 'trigger' && sameIdent(r.tbl_name, table));
+    const drops = spec.dropColumns ?? [];
+    const skippedIndexes = await checkDrops(trx, table, parsed, drops, master, spec.dropDependentIndexes === true);
+    const indexes = ownIndexes.filter((r) => !skippedIndexes.has(r.name));
+
+    const edited = editCreateTable(
+      parsed,
+      { drop: drops, alter: spec.alterColumns, add: spec.addColumns, addConstraints: spec.addConstraints },
+      table,
+    );
+    const finalSql = spec.transformSql ? spec.transformSql(edited) : edited;
+    const createSql = renameCreateTable(finalSql, tmp);
+    await checkNotNull(trx, table, spec);
+    if (foreignKeysOn) await assertForeignKeys(trx, table, 'existing rows already violate foreign keys');
+
+    // c. New table under a temporary name, one INSERT … SELECT, same row count.
+    await trx.raw(createSql);
+    await step('createTemp');
+    const rowsCopied = await copyRows(trx, table, tmp, parsed, parseCreateTable(createSql), spec.copy ?? {});
+    await step('copyRows');
+
+    // d. Keep "next id > any id ever used": copying resets sqlite_sequence to max(id). RENAME carries the row over.
+    if (hasKeywords(createSql, 'AUTOINCREMENT')) {
+      await trx.raw('UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM sqlite_sequence WHERE name IN (?, ?)) WHERE name = ?', [table, tmp, tmp]);
+      await trx.raw(
+        'INSERT INTO sqlite_sequence (name, seq) SELECT ?, seq FROM sqlite_sequence WHERE name = ? AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?)',
+        [tmp, table, tmp],
+      );
+    }
+    await step('carrySequence');
+    await trx.raw(`DROP TABLE ${q(table)}`);
+    await step('dropOld');
+    await trx.raw('PRAGMA legacy_alter_table = ON');
+    await trx.raw(`ALTER TABLE ${q(tmp)} RENAME TO ${q(table)}`);
+    await trx.raw(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
+    await step('renameTemp');
+
+    // e. Everything DROP TABLE took with it, then checks.
+    for (const index of indexes) await trx.raw(index.sql ?? '');
+    await step('restoreIndexes');
+    for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
+    await step('restoreTriggers');
+    for (const view of master.filter((r) => r.type === 'view' && r.sql !== null && mentionsIdent(r.sql, table))) {
+      try {
+        await trx.raw(`SELECT * FROM ${q(view.name)} LIMIT 0`);
+      } catch (err) {
+        throw new RebuildError(table, `view ${q(view.name)} would no longer work (${describeCause(err)}); nothing was changed`, err);
+      }
+    }
+    await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
+    await step('verify');
+    return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
+  } catch (err) {
+    if (err instanceof MigrationError) throw err;
+    throw new RebuildError(table, `${describeCause(err).split(tmp).join(table)}; the rebuild was rolled back, nothing was changed`, err);
+  } finally {
+    await trx.raw(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
+  }
+}
+
+async function assertForeignKeys(trx: Knex.Transaction, table: string, what: string): Promise<void> {
+  const violations = await foreignKeyViolations(trx, table);
+  if (violations.length > 0) {
+    throw new ForeignKeyViolationError(violations, `rebuildTable(${table}) rolled back, ${what}`);
+  }
+}
+
+/** Refuses drops that something still uses; returns the indexes to leave out (dropDependentIndexes). */
+async function checkDrops(
+  trx: Knex.Transaction,
+  table: string,
+  parsed: ParsedTable,
+  drops: readonly string[],
+  master: readonly MasterRow[],
+  dropDependentIndexes: boolean,
+): Promise<Set<string>> {
+  const skipped = new Set<string>();
+  if (drops.length === 0) return skipped;
+  const dropped = (name: string) => drops.some((d) => sameIdent(d, name));
+  const users: string[] = [];
+  for (const item of parsed.items) {
+    if (item.kind === 'column' && item.name !== undefined && dropped(item.name)) continue;
+    if (itemColumnRefs(item, table).some(dropped)) {
+      users.push(`${item.kind === 'column' ? `column ${q(item.name ?? '')}` : 'table constraint'} ${snippet(item.text)}`);
+    }
+  }
+  for (const r of master) {
+    const sql = r.sql ?? '';
+    if (r.type === 'index' && r.sql !== null && sameIdent(r.tbl_name, table) && indexColumnRefs(sql).some(dropped)) {
+      if (dropDependentIndexes) skipped.add(r.name);
+      else users.push(`index ${q(r.name)}`);
+    } else if (r.type === 'trigger' || r.type === 'view') {
+      // Conservative: any mention of the column in a trigger on this table, or in an object that names this table.
+      const scope = r.type === 'trigger' && sameIdent(r.tbl_name, table) ? true : mentionsIdent(sql, table);
+      if (scope && drops.some((d) => mentionsIdent(sql, d))) users.push(`${r.type} ${q(r.name)}`);
+    }
+  }
+  const pk = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_info(?) WHERE pk > 0', [table])).map((r) => r.name);
+  for (const fk of await foreignKeysTo(trx, table)) {
+    if (fk.to === null ? pk.some(dropped) : dropped(fk.to)) users.push(`foreign key ${q(fk.child)}(${q(fk.from)})`);
+  }
+  if (users.length > 0) {
+    throw new RebuildError(
+      table,
+      `cannot drop ${drops.map(q).join(', ')}: still used by ${users.join('; ')}. Change or remove ${users.length > 1 ? 'those' : 'it'} ` +
+        `first${users.some((u) => u.startsWith('index')) ? ' (or pass dropDependentIndexes: true)' : ''}; nothing was changed`,
+    );
+  }
+  return skipped;
+}
+
+/** A clear error instead of "NOT NULL constraint failed" when NULLs would be copied into a NOT NULL column. */
+async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildSpec): Promise<void> {
+  const mapped = (col: string) => Object.keys(spec.copy ?? {}).some((k) => sameIdent(k, col));
+  for (const [col, def] of Object.entries(spec.alterColumns ?? {})) {
+    if (!hasKeywords(def, 'NOT', 'NULL') || mapped(col)) continue;
+    const [{ n }] = await query<{ n: number }>(trx, `SELECT count(*) AS n FROM ${q(table)} WHERE ${q(col)} IS NULL`);
+    if (n > 0) {
+      throw new RebuildError(
+        table,
+        `column ${q(col)} would become NOT NULL but ${n} row(s) hold NULL; fill them during the copy, e.g. ` +
+          `copy: { ${JSON.stringify(col)}: "coalesce(${q(col)}, <value>)" }; nothing was changed`,
+      );
+    }
+  }
+  for (const [col, def] of Object.entries(spec.addColumns ?? {})) {
+    if (!hasKeywords(def, 'NOT', 'NULL') || hasKeywords(def, 'DEFAULT') || hasKeywords(def, 'AS') || mapped(col)) continue;
+    const [{ n }] = await query<{ n: number }>(trx, `SELECT count(*) AS n FROM ${q(table)}`);
+    if (n > 0) {
+      throw new RebuildError(table, `new column ${q(col)} is NOT NULL without a DEFAULT; give it one or a copy expression; nothing was changed`);
+    }
+  }
+}
+
+/** INSERT INTO tmp (cols) SELECT exprs FROM table, in SQLite; returns the verified row count. */
+async function copyRows(
+  trx: Knex.Transaction,
+  table: string,
+  tmp: string,
+  oldTable: ParsedTable,
+  newTable: ParsedTable,
+  copy: Record<string, string>,
+): Promise<number> {
+  const columns = (t: string) => query<ColumnInfo>(trx, 'SELECT name, type, pk, hidden FROM pragma_table_xinfo(?)', [t]);
+  const [oldCols, newCols] = [await columns(table), await columns(tmp)];
+  const insertable = newCols.filter((c) => c.hidden === 0); // generated columns cannot be written
+  const mapping = new Map<string, string>();
+  for (const [target, expr] of Object.entries(copy)) {
+    const col = insertable.find((c) => sameIdent(c.name, target));
+    if (!col) throw new RebuildError(table, `copy: ${q(target)} is not a writable column of the rebuilt table; nothing was changed`);
+    mapping.set(col.name, `(${expr})`);
+  }
+  for (const col of insertable) {
+    const old = oldCols.find((c) => sameIdent(c.name, col.name));
+    if (old && !mapping.has(col.name)) mapping.set(col.name, q(old.name));
+  }
+  const targets = [...mapping.keys()].map(q);
+  const exprs = [...mapping.values()];
+  // Keep rowids (something may point at them) unless an INTEGER PRIMARY KEY already carries them.
+  const newPk = newCols.filter((c) => c.pk > 0);
+  const rowidAlias = newPk.length === 1 && newPk[0].type.toUpperCase() === 'INTEGER';
+  const freeRowidName = (cols: ColumnInfo[]) => ['rowid', 'oid', '_rowid_'].find((n) => !cols.some((c) => sameIdent(c.name, n)));
+  const [src, dst] = [freeRowidName(oldCols), freeRowidName(newCols)];
+  if (!oldTable.withoutRowid && !newTable.withoutRowid && !rowidAlias && src && dst) {
+    targets.unshift(dst);
+    exprs.unshift(src);
+  }
+  if (targets.length === 0) throw new RebuildError(table, 'the rebuilt table shares no column with the old one and copy maps none');
+  await trx.raw(`INSERT INTO ${q(tmp)} (${targets.join(', ')}) SELECT ${exprs.join(', ')} FROM ${q(table)}`);
+  const [{ before, after }] = await query<{ before: number; after: number }>(
+    trx,
+    `SELECT (SELECT count(*) FROM ${q(table)}) AS before, (SELECT count(*) FROM ${q(tmp)}) AS after`,
+  );
+  if (before !== after) {
+    throw new RebuildError(table, `the copy kept ${after} of ${before} rows (an ON CONFLICT IGNORE/REPLACE clause dropped some); nothing was changed`);
+  }
+  return after;
+}
+
+function snippet(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
+}
