@@ -13,7 +13,10 @@ const CLIENT_BY_SCHEME: Record<string, string> = {
   file: 'sqlite3',
 };
 
-/** Knex config for postgres://, postgresql://, mysql://, mariadb://, sqlite:///path or file:/path URLs. */
+/**
+ * Knex config for postgres://, postgresql://, mysql://, mariadb://, sqlite:///path or file:/path URLs.
+ * SQLite URLs take `?driver=better-sqlite3` to use that driver instead of sqlite3.
+ */
 export function configFromUrl(url: string): Knex.Config {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   const client = scheme ? CLIENT_BY_SCHEME[scheme] : undefined;
@@ -23,8 +26,12 @@ export function configFromUrl(url: string): Knex.Config {
     );
   }
   if (client === 'sqlite3') {
-    const filename = decodeURIComponent(url.replace(/^(sqlite|file):(\/\/)?/i, ''));
-    return { client, connection: { filename } };
+    const [location, query = ''] = url.replace(/^(sqlite|file):(\/\/)?/i, '').split('?');
+    const driver = new URLSearchParams(query).get('driver') ?? client;
+    if (driver !== 'sqlite3' && driver !== 'better-sqlite3') {
+      throw new UnsupportedDialectError(`DATABASE_URL names the SQLite driver "${driver}"; use sqlite3 or better-sqlite3`);
+    }
+    return { client: driver, connection: { filename: decodeURIComponent(location) } };
   }
   // mysql2 does not know the mariadb: scheme; the wire protocol is the same.
   return { client, connection: client === 'mysql2' ? url.replace(/^mariadb:/i, 'mysql:') : url };

@@ -29,7 +29,7 @@ const halfDone = (overrides: Partial<Migration> = {}): Migration => ({
 
 for (const dialect of DIALECTS) {
   describeDialect(dialect, 'failures that cannot be rolled back', ({ database }) => {
-    if (dialect.name === 'mysql') {
+    if (dialect.engine === 'mysql') {
       it('MySQL: a half-applied migration marks the database dirty; later runs refuse until repair', async () => {
         const { db, url } = database();
         const err = await runMigrations(db, [...tableMigrations(['0.1.0']), halfDone()], quiet).catch((e: unknown) => e);
@@ -96,7 +96,7 @@ for (const dialect of DIALECTS) {
       expect(await getDatabaseVersion(db)).to.equal('0.1.0');
     });
 
-    if (dialect.name === 'postgres') {
+    if (dialect.engine === 'postgres') {
       it('PostgreSQL: transaction:false runs outside a transaction (CREATE INDEX CONCURRENTLY) and moves the version', async () => {
         const { db } = database();
         const concurrently: Migration = {
@@ -124,7 +124,7 @@ for (const dialect of DIALECTS) {
       });
     }
 
-    if (dialect.name === 'sqlite') {
+    if (dialect.engine === 'sqlite') {
       it('SQLite: transaction:false still runs in a savepoint, so a failure leaves no trace', async () => {
         const { db } = database();
         const err = await runMigrations(db, [...tableMigrations(['0.1.0']), halfDone({ transaction: false })], quiet).catch((e: unknown) => e);

@@ -20,7 +20,10 @@ export interface TestDatabase {
 }
 
 export interface TestDialect {
-  readonly name: 'sqlite' | 'postgres' | 'mysql';
+  /** The label in test titles and in KSM_DIALECTS. */
+  readonly name: 'sqlite' | 'better-sqlite3' | 'postgres' | 'mysql';
+  /** The engine, for engine-specific expectations. */
+  readonly engine: 'sqlite' | 'postgres' | 'mysql';
   /** Why this dialect cannot run here, or undefined when it can. */
   unavailable(): Promise<string | undefined>;
   /** Whether .ci/run made this dialect mandatory. */
@@ -45,21 +48,36 @@ async function probe(url: string): Promise<string | undefined> {
   }
 }
 
-export const sqlite: TestDialect = {
-  name: 'sqlite',
-  required: true,
-  unavailable: async () => undefined,
-  async create() {
+function sqliteFile(driver: 'sqlite3' | 'better-sqlite3'): () => Promise<TestDatabase> {
+  return async () => {
     const tmp = tempDir('ksm-dialect-');
-    const url = `sqlite://${path.join(tmp.dir, 'test.sqlite')}`;
+    const url = `sqlite://${path.join(tmp.dir, 'test.sqlite')}?driver=${driver}`;
     const open = () => createKnex(configFromUrl(url));
     const db = open();
     return { db, url, open, cleanup: async () => { await db.destroy(); tmp.cleanup(); } };
-  },
+  };
+}
+
+export const sqlite: TestDialect = {
+  name: 'sqlite',
+  engine: 'sqlite',
+  required: true,
+  unavailable: async () => undefined,
+  create: sqliteFile('sqlite3'),
+};
+
+/** The same engine through the other driver knex supports (a devDependency here). */
+export const betterSqlite: TestDialect = {
+  name: 'better-sqlite3',
+  engine: 'sqlite',
+  required: true,
+  unavailable: async () => undefined,
+  create: sqliteFile('better-sqlite3'),
 };
 
 export const postgres: TestDialect = {
   name: 'postgres',
+  engine: 'postgres',
   required: process.env.KSM_REQUIRE_POSTGRES === '1',
   unavailable: () => probe(PG_ADMIN_URL),
   async create() {
@@ -82,6 +100,7 @@ export const postgres: TestDialect = {
 
 export const mysql: TestDialect = {
   name: 'mysql',
+  engine: 'mysql',
   required: process.env.KSM_REQUIRE_MARIADB === '1',
   unavailable: () => probe(MYSQL_ADMIN_URL),
   async create() {
@@ -102,8 +121,8 @@ export const mysql: TestDialect = {
   },
 };
 
-const selected = (process.env.KSM_DIALECTS ?? 'sqlite,postgres,mysql').split(',').map((s) => s.trim());
-export const DIALECTS: TestDialect[] = [sqlite, postgres, mysql].filter((d) => selected.includes(d.name));
+const selected = (process.env.KSM_DIALECTS ?? 'sqlite,better-sqlite3,postgres,mysql').split(',').map((s) => s.trim());
+export const DIALECTS: TestDialect[] = [sqlite, betterSqlite, postgres, mysql].filter((d) => selected.includes(d.name));
 
 const reported = new Set<string>();
 const probes = new Map<string, Promise<string | undefined>>();
