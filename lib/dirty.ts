@@ -4,7 +4,7 @@
  * run refuses until `repairDatabase` clears it.
  */
 import { DirtyDatabaseError, describeCause } from './errors';
-import { DB_VERSION_KEY, SETTINGS_TABLE, setSystemSetting } from './settings';
+import { DB_VERSION_KEY, setSystemSetting, settingsTable, type SettingsOptions } from './settings';
 import type { Migration, Queryable } from './types';
 
 export const DIRTY_KEY = 'migration_dirty';
@@ -18,7 +18,13 @@ export interface DirtyState {
 }
 
 /** Records a failed, non-atomic migration. */
-export async function markDirty(db: Queryable, migration: Migration, cause: unknown, lastGoodVersion: string): Promise<void> {
+export async function markDirty(
+  db: Queryable,
+  migration: Migration,
+  cause: unknown,
+  lastGoodVersion: string,
+  options: SettingsOptions = {},
+): Promise<void> {
   const state: DirtyState = {
     version: migration.version,
     description: migration.description,
@@ -26,15 +32,18 @@ export async function markDirty(db: Queryable, migration: Migration, cause: unkn
     error: describeCause(cause).slice(0, 2000),
     lastGoodVersion,
   };
-  await setSystemSetting(db, DIRTY_KEY, JSON.stringify(state));
+  await setSystemSetting(db, DIRTY_KEY, JSON.stringify(state), options);
 }
 
 /**
  * Reads db_version and the dirty marker in one query (the runner's fast path). Rejects when
  * system_settings is missing. The version is returned as stored, unvalidated.
  */
-export async function readRunnerState(db: Queryable): Promise<{ version?: string; dirty?: DirtyState }> {
-  const rows = (await db(SETTINGS_TABLE).select('key', 'value').whereIn('key', [DB_VERSION_KEY, DIRTY_KEY])) as {
+export async function readRunnerState(
+  db: Queryable,
+  options: SettingsOptions = {},
+): Promise<{ version?: string; dirty?: DirtyState }> {
+  const rows = (await settingsTable(db, options).select('key', 'value').whereIn('key', [DB_VERSION_KEY, DIRTY_KEY])) as {
     key: string;
     value: string;
   }[];
@@ -54,4 +63,9 @@ function parseDirty(value: string): DirtyState {
     // A marker we cannot read is still a marker: refuse rather than guess.
     return { version: '?', description: 'unreadable marker', failedAt: '?', error: value.slice(0, 200), lastGoodVersion: '?' };
   }
+}
+
+/** Removes the marker (repair). */
+export async function clearDirty(db: Queryable, options: SettingsOptions = {}): Promise<void> {
+  await settingsTable(db, options).where({ key: DIRTY_KEY }).del();
 }

@@ -5,13 +5,13 @@
  */
 import type { Knex } from 'knex';
 import { adapterFor } from './dialects';
-import { DIRTY_KEY, readRunnerState, type DirtyState } from './dirty';
+import { clearDirty, readRunnerState, type DirtyState } from './dirty';
 import { InvalidVersionError } from './errors';
-import { DEFAULT_LOCK_TIMEOUT_MS } from './runner';
-import { getDatabaseVersion, initializeVersionTracking, SETTINGS_TABLE, updateDatabaseVersion } from './settings';
+import { DEFAULT_LOCK_TIMEOUT_MS, prepareSettings, settingsOptionsFor } from './runner';
+import { getDatabaseVersion, updateDatabaseVersion, type SettingsOptions } from './settings';
 import { isCanonicalSemver } from './version';
 
-export interface RepairOptions {
+export interface RepairOptions extends SettingsOptions {
   /** Set db_version to this version (e.g. the failed migration's, once completed by hand). */
   readonly to?: string;
   readonly lockTimeoutMs?: number;
@@ -27,20 +27,22 @@ export interface RepairReport {
 export async function repairDatabase(db: Knex, options: RepairOptions = {}): Promise<RepairReport> {
   if (options.to !== undefined && !isCanonicalSemver(options.to)) throw new InvalidVersionError(options.to);
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  return adapterFor(db).withMigrationLock(db, { lockTimeoutMs }, (session) =>
+  const adapter = adapterFor(db);
+  const settings = settingsOptionsFor(adapter, options);
+  return adapter.withMigrationLock(db, { lockTimeoutMs, schema: settings.schema }, (session) =>
     session.transaction(async (trx) => {
-      await initializeVersionTracking(trx);
-      const { dirty } = await readRunnerState(trx);
+      await prepareSettings(trx, adapter, settings);
+      const { dirty } = await readRunnerState(trx, settings);
       let from: string;
       try {
-        from = await getDatabaseVersion(trx);
+        from = await getDatabaseVersion(trx, settings);
       } catch (err) {
         // A corrupt db_version can be repaired only by saying what it should be.
         if (options.to === undefined) throw err;
         from = '(corrupt)';
       }
-      if (dirty) await trx(SETTINGS_TABLE).where({ key: DIRTY_KEY }).del();
-      if (options.to !== undefined) await updateDatabaseVersion(trx, options.to);
+      if (dirty) await clearDirty(trx, settings);
+      if (options.to !== undefined) await updateDatabaseVersion(trx, options.to, settings);
       return { from, to: options.to ?? from, cleared: dirty };
     }),
   );

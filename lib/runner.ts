@@ -10,16 +10,22 @@
 import type { Knex } from 'knex';
 import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
 import { assertClean, markDirty, readRunnerState } from './dirty';
-import { MigrationFailedError } from './errors';
+import { MigrationFailedError, UnsupportedDialectError } from './errors';
 import { consoleLogger } from './logger';
 import { planFrom, validateMigrations } from './plan';
-import { getDatabaseVersion, initializeVersionTracking, parseStoredVersion, updateDatabaseVersion } from './settings';
+import {
+  getDatabaseVersion,
+  initializeVersionTracking,
+  parseStoredVersion,
+  updateDatabaseVersion,
+  type SettingsOptions,
+} from './settings';
 import type { AppliedMigration, Logger, Migration, MigrationReport } from './types';
 
 /** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
 
-export interface RunOptions {
+export interface RunOptions extends SettingsOptions {
   /** Where progress goes. Default: `consoleLogger`. */
   readonly logger?: Logger;
   /** How long to wait for another runner's lock before LockTimeoutError. Default: DEFAULT_LOCK_TIMEOUT_MS. */
@@ -42,22 +48,23 @@ export async function runMigrations(
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const sorted = validateMigrations(migrations);
   const adapter = adapterFor(db);
+  const settings = settingsOptionsFor(adapter, options);
 
   // Fast path for every app start: one read, no lock, no write when nothing is pending.
   // A missing table just means "not initialised yet".
-  const seen = await readRunnerState(db).catch(() => undefined);
+  const seen = await readRunnerState(db, settings).catch(() => undefined);
   if (seen?.version !== undefined) {
     assertClean(seen.dirty);
     const version = parseStoredVersion(seen.version);
     if (planFrom(version, sorted).kind !== 'pending') return upToDate(version, sorted, logger);
   }
 
-  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs }, async (session) => {
+  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs, schema: settings.schema }, async (session) => {
     // Re-read under the lock: another process may have migrated (or failed) while we waited.
     const from = await session.transaction(async (trx) => {
-      await initializeVersionTracking(trx);
-      assertClean((await readRunnerState(trx)).dirty);
-      return getDatabaseVersion(trx);
+      await prepareSettings(trx, adapter, settings);
+      assertClean((await readRunnerState(trx, settings)).dirty);
+      return getDatabaseVersion(trx, settings);
     });
     const gate = planFrom(from, sorted);
     const applied: AppliedMigration[] = [];
@@ -66,10 +73,10 @@ export async function runMigrations(
       const started = performance.now();
       const lastGood = applied.at(-1)?.version ?? from;
       try {
-        await applyOne(session, adapter, migration);
+        await applyOne(session, adapter, migration, settings);
       } catch (cause) {
         const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
-        if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, lastGood));
+        if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, lastGood, settings));
         return { from, applied, failed: { migration, cause, dirty } };
       }
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
@@ -89,10 +96,29 @@ export async function runMigrations(
   return { from: outcome.from, to, applied: outcome.applied };
 }
 
+/** The settings location, refused up front where the engine has no schemas to put it in. */
+export function settingsOptionsFor(adapter: DialectAdapter, options: SettingsOptions): SettingsOptions {
+  if (options.schema !== undefined && !adapter.ensureSchema) {
+    throw new UnsupportedDialectError(`the schema option is for PostgreSQL; ${adapter.name} keeps system_settings in the database it connects to`);
+  }
+  return { schema: options.schema };
+}
+
+/** Under the lock: the settings schema (if any) and table exist, and db_version has a value. */
+export async function prepareSettings(trx: Knex.Transaction, adapter: DialectAdapter, settings: SettingsOptions): Promise<void> {
+  if (settings.schema !== undefined) await adapter.ensureSchema?.(trx, settings.schema);
+  await initializeVersionTracking(trx, settings);
+}
+
 /** Runs `up` and moves db_version, atomically where the engine allows. */
-async function applyOne(session: LockedSession, adapter: DialectAdapter, migration: Migration): Promise<void> {
+async function applyOne(
+  session: LockedSession,
+  adapter: DialectAdapter,
+  migration: Migration,
+  settings: SettingsOptions,
+): Promise<void> {
   const finish = async (trx: Knex.Transaction) => {
-    await updateDatabaseVersion(trx, migration.version);
+    await updateDatabaseVersion(trx, migration.version, settings);
     await adapter.verifyMigration(trx, `Migration ${migration.version}`);
   };
   if (migration.transaction === false) {

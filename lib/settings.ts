@@ -12,25 +12,42 @@ export const DB_VERSION_KEY = 'db_version';
 /** The version of a database that has never been migrated. */
 export const INITIAL_VERSION = '0.0.0';
 
+export interface SettingsOptions {
+  /**
+   * The schema that holds system_settings (PostgreSQL; on MySQL another database). Default: none,
+   * so the name resolves through the connection's search path (knex's `searchPath`).
+   */
+  readonly schema?: string;
+}
+
+/** The settings table, qualified by the schema when one is given. */
+export function settingsTable(db: Queryable, options: SettingsOptions = {}): Knex.QueryBuilder {
+  return options.schema ? db(SETTINGS_TABLE).withSchema(options.schema) : db(SETTINGS_TABLE);
+}
+
+function schemaBuilder(db: Queryable, options: SettingsOptions): Knex.SchemaBuilder {
+  return options.schema ? db.schema.withSchema(options.schema) : db.schema;
+}
+
 /**
  * Creates `system_settings` if it is missing and sets `db_version` to 0.0.0 if it has none.
  * Idempotent, and safe when several processes call it at once.
  */
-export async function initializeVersionTracking(db: Queryable): Promise<void> {
-  if (!(await db.schema.hasTable(SETTINGS_TABLE))) {
+export async function initializeVersionTracking(db: Queryable, options: SettingsOptions = {}): Promise<void> {
+  if (!(await schemaBuilder(db, options).hasTable(SETTINGS_TABLE))) {
     try {
-      await createSettingsTable(db);
+      await createSettingsTable(db, options);
     } catch (err) {
       // Another process may have created it between our check and our CREATE.
-      if (!(await db.schema.hasTable(SETTINGS_TABLE))) throw err;
+      if (!(await schemaBuilder(db, options).hasTable(SETTINGS_TABLE))) throw err;
     }
   }
-  await db(SETTINGS_TABLE).insert({ key: DB_VERSION_KEY, value: INITIAL_VERSION }).onConflict('key').ignore();
+  await settingsTable(db, options).insert({ key: DB_VERSION_KEY, value: INITIAL_VERSION }).onConflict('key').ignore();
 }
 
 /** CREATE TABLE system_settings, unconditionally (fails if it exists). */
-export async function createSettingsTable(db: Queryable): Promise<void> {
-  await db.schema.createTable(SETTINGS_TABLE, (t) => {
+export async function createSettingsTable(db: Queryable, options: SettingsOptions = {}): Promise<void> {
+  await schemaBuilder(db, options).createTable(SETTINGS_TABLE, (t) => {
     // A bounded string, not TEXT: MySQL cannot index TEXT without a prefix length.
     t.string('key', 255).notNullable().primary();
     t.text('value', 'longtext').notNullable();
@@ -43,28 +60,28 @@ export async function createSettingsTable(db: Queryable): Promise<void> {
  * The schema version stored in `db_version`; 0.0.0 when version tracking was never initialised.
  * Throws CorruptVersionError when the stored value is not semver.
  */
-export async function getDatabaseVersion(db: Queryable): Promise<string> {
-  if (!(await db.schema.hasTable(SETTINGS_TABLE))) return INITIAL_VERSION;
-  return parseStoredVersion(await readSetting(db, DB_VERSION_KEY));
+export async function getDatabaseVersion(db: Queryable, options: SettingsOptions = {}): Promise<string> {
+  if (!(await schemaBuilder(db, options).hasTable(SETTINGS_TABLE))) return INITIAL_VERSION;
+  return parseStoredVersion(await readSetting(db, DB_VERSION_KEY, options));
 }
 
 /** Sets `db_version`. Rejects anything that is not a canonical semver string. */
-export async function updateDatabaseVersion(db: Queryable, version: string): Promise<void> {
+export async function updateDatabaseVersion(db: Queryable, version: string, options: SettingsOptions = {}): Promise<void> {
   if (!isCanonicalSemver(version)) throw new InvalidVersionError(version);
-  await upsert(db, DB_VERSION_KEY, version);
+  await upsert(db, DB_VERSION_KEY, version, options);
 }
 
 /** The value stored under `key`, or `undefined`. */
-export async function getSystemSetting(db: Queryable, key: string): Promise<string | undefined> {
+export async function getSystemSetting(db: Queryable, key: string, options: SettingsOptions = {}): Promise<string | undefined> {
   assertKey(key);
-  return readSetting(db, key);
+  return readSetting(db, key, options);
 }
 
 /**
  * Stores `value` under `key` (insert or update; `created_at` is kept, `updated_at` bumped).
  * `db_version` is reserved: use updateDatabaseVersion, which validates it.
  */
-export async function setSystemSetting(db: Queryable, key: string, value: string): Promise<void> {
+export async function setSystemSetting(db: Queryable, key: string, value: string, options: SettingsOptions = {}): Promise<void> {
   assertKey(key);
   if (key === DB_VERSION_KEY) {
     throw new InvalidSettingError(`"${DB_VERSION_KEY}" is reserved: use updateDatabaseVersion() to change it`);
@@ -72,7 +89,7 @@ export async function setSystemSetting(db: Queryable, key: string, value: string
   if (typeof value !== 'string') {
     throw new InvalidSettingError(`setting "${key}": value must be a string, got ${typeof value}`);
   }
-  await upsert(db, key, value);
+  await upsert(db, key, value, options);
 }
 
 /** A stored db_version value, validated: 0.0.0 when absent, CorruptVersionError when not semver. */
@@ -82,14 +99,14 @@ export function parseStoredVersion(stored: string | undefined): string {
   return stored;
 }
 
-async function readSetting(db: Queryable, key: string): Promise<string | undefined> {
-  const row = (await db(SETTINGS_TABLE).select('value').where({ key }).first()) as { value: string } | undefined;
+async function readSetting(db: Queryable, key: string, options: SettingsOptions): Promise<string | undefined> {
+  const row = (await settingsTable(db, options).select('value').where({ key }).first()) as { value: string } | undefined;
   return row?.value;
 }
 
-async function upsert(db: Queryable, key: string, value: string): Promise<void> {
+async function upsert(db: Queryable, key: string, value: string, options: SettingsOptions): Promise<void> {
   const now = db.fn.now();
-  await db(SETTINGS_TABLE)
+  await settingsTable(db, options)
     .insert({ key, value, created_at: now, updated_at: now })
     .onConflict('key')
     .merge({ value, updated_at: now } as Record<string, string | Knex.Raw>);

@@ -3,7 +3,7 @@
  * `system_settings` or writes anything, so it is safe on any database, including production.
  */
 import { newestVersion, planFrom, validateMigrations } from './plan';
-import { getDatabaseVersion } from './settings';
+import { getDatabaseVersion, type SettingsOptions } from './settings';
 import type { Migration, Queryable } from './types';
 
 export interface MigrationStatusEntry {
@@ -26,11 +26,15 @@ export interface MigrationStatus {
  * (default list: the app's registered migrations). Rejects with InvalidMigrationError,
  * CorruptVersionError, or SchemaTooNewError when the database is a major version ahead of the code.
  */
-export async function migrationStatus(db: Queryable, migrations?: readonly Migration[]): Promise<MigrationStatus> {
+export async function migrationStatus(
+  db: Queryable,
+  migrations?: readonly Migration[],
+  options: SettingsOptions = {},
+): Promise<MigrationStatus> {
   // Loaded only when asked for, as in the runner, so this module does not depend on the app's list.
   migrations ??= (await import('../migrations')).migrations;
   const sorted = validateMigrations(migrations);
-  const current = await getDatabaseVersion(db);
+  const current = await getDatabaseVersion(db, options);
   const gate = planFrom(current, sorted);
   const pending = new Set(gate.kind === 'pending' ? gate.pending : []);
   return {

@@ -37,6 +37,7 @@ export const mysqlAdapter: DialectAdapter = {
     });
   },
 
+
   async verifyMigration(): Promise<void> {
     // Constraints are enforced as statements run; nothing is deferred to check here.
   },

@@ -9,7 +9,7 @@ import { LockTimeoutError } from '../errors';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
 import type { DialectAdapter, LockedSession, LockOptions } from './types';
 
-/** First half of the advisory lock key: "ksm" in ASCII. The second half is hashtext(current_schema()). */
+/** First half of the advisory lock key: "ksm" in ASCII. The second half hashes the settings schema. */
 const LOCK_CLASS_ID = 0x6b736d;
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -21,9 +21,11 @@ export const postgresAdapter: DialectAdapter = {
   withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     return withPinnedConnection(db, async (conn) => {
       const sql = (text: string) => db.raw(text).connection(conn);
+      // The lock belongs to the schema that holds system_settings: separate schemas migrate independently.
+      const lockSchema = options.schema ?? null;
       await sql(`SET lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs))}`);
       try {
-        await sql(`SELECT pg_advisory_lock(${LOCK_CLASS_ID}, hashtext(current_schema()))`);
+        await db.raw(`SELECT pg_advisory_lock(${LOCK_CLASS_ID}, hashtext(coalesce(?, current_schema())))`, [lockSchema]).connection(conn);
       } catch (err) {
         if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) {
           throw new LockTimeoutError(await describePostgres(db, conn), options.lockTimeoutMs, err);
@@ -51,11 +53,18 @@ export const postgresAdapter: DialectAdapter = {
         if (outer && !outer.isCompleted()) await outer.rollback();
         throw err;
       } finally {
-        await sql(`SELECT pg_advisory_unlock(${LOCK_CLASS_ID}, hashtext(current_schema()))`).catch((err: unknown) =>
+        await db
+          .raw(`SELECT pg_advisory_unlock(${LOCK_CLASS_ID}, hashtext(coalesce(?, current_schema())))`, [lockSchema])
+          .connection(conn)
+          .catch((err: unknown) =>
           discardConnection(conn, err),
         );
       }
     });
+  },
+
+  async ensureSchema(trx: Knex.Transaction, schema: string): Promise<void> {
+    await trx.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
   },
 
   async verifyMigration(): Promise<void> {

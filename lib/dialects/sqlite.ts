@@ -51,6 +51,7 @@ export const sqliteAdapter: DialectAdapter = {
     });
   },
 
+
   async verifyMigration(trx: Knex.Transaction, context: string): Promise<void> {
     await assertNoForeignKeyViolations(trx, context);
   },

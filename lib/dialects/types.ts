@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 export interface LockOptions {
   /** How long to wait for another runner's lock before LockTimeoutError. */
   readonly lockTimeoutMs: number;
+  /** The schema holding system_settings, when not the search path's (adapters with `ensureSchema`). */
+  readonly schema?: string;
 }
 
 /** What the runner can do while it holds the migration lock. */
@@ -29,6 +31,11 @@ export interface DialectAdapter {
   readonly transactionalDdl: boolean;
   /** Whether `withoutTransaction` really leaves the transaction (so a failure there cannot be undone). */
   readonly runsOutsideTransactions: boolean;
+  /**
+   * Present where system_settings may live in a named schema (the `schema` option): creates the schema
+   * if it is missing. Called under the lock, so concurrent creators cannot race.
+   */
+  ensureSchema?(trx: Knex.Transaction, schema: string): Promise<void>;
   /**
    * Takes the cross-process migration lock on one pinned connection, runs `work`, releases the lock.
    * A lock held by a process that dies is released by the engine with its connection.

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { spawn } from 'child_process';
 import type { Knex } from 'knex';
 import { adapterFor } from '../../lib/dialects';
-import { CorruptVersionError, LockTimeoutError, MigrationFailedError, SchemaTooNewError } from '../../lib/errors';
+import { CorruptVersionError, LockTimeoutError, MigrationFailedError, SchemaTooNewError, UnsupportedDialectError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { runMigrations } from '../../lib/runner';
 import {
@@ -181,3 +181,40 @@ for (const dialect of DIALECTS) {
 }
 
 export type { Knex };
+
+describe('the schema option (system_settings in a named schema)', () => {
+  for (const dialect of DIALECTS) {
+    if (dialect.engine === 'postgres') {
+      describeDialect(dialect, 'schema option', ({ database }) => {
+        it('keeps system_settings in the named schema, creating it, while migrations follow the search path', async () => {
+          const { db } = database();
+          const schema = `ops_${process.pid}_${Date.now().toString(36)}`;
+          try {
+            const report = await runMigrations(db, tableMigrations(['0.1.0', '0.2.0']), { ...quiet, schema });
+            expect(report.to).to.equal('0.2.0');
+            expect(await getDatabaseVersion(db, { schema })).to.equal('0.2.0');
+            expect(await db.schema.withSchema(schema).hasTable('system_settings')).to.equal(true);
+            // Not in the search path's schema, where the migrations' own tables went.
+            expect(await db.schema.hasTable('system_settings')).to.equal(false);
+            expect(await db.schema.hasTable('t_0_2_0')).to.equal(true);
+            await setSystemSetting(db, 'feature', 'on', { schema });
+            expect(await getSystemSetting(db, 'feature', { schema })).to.equal('on');
+            expect((await runMigrations(db, tableMigrations(['0.1.0', '0.2.0']), { ...quiet, schema })).applied).to.deep.equal([]);
+          } finally {
+            await db.raw('DROP SCHEMA IF EXISTS ?? CASCADE', [schema]);
+          }
+        });
+      });
+    } else {
+      describeDialect(dialect, 'schema option', ({ database }) => {
+        it('is refused up front with UnsupportedDialectError, touching nothing', async () => {
+          const { db } = database();
+          const err = await runMigrations(db, tableMigrations(['0.1.0']), { ...quiet, schema: 'ops' }).catch((e: unknown) => e);
+          expect(err).to.be.instanceOf(UnsupportedDialectError);
+          expect((err as Error).message).to.include('the schema option is for PostgreSQL');
+          expect(await db.schema.hasTable('system_settings')).to.equal(false);
+        });
+      });
+    }
+  }
+});
