@@ -4,7 +4,9 @@
 import { expect } from 'chai';
 import { spawn } from 'child_process';
 import type { Knex } from 'knex';
+import { initializeDatabase } from '../../lib/bootstrap';
 import { adapterFor } from '../../lib/dialects';
+import { migrationStatus } from '../../lib/status';
 import { CorruptVersionError, LockTimeoutError, MigrationFailedError, SchemaTooNewError, UnsupportedDialectError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { runMigrations } from '../../lib/runner';
@@ -53,6 +55,18 @@ for (const dialect of DIALECTS) {
       await db('users').where({ id: user.id }).del();
       expect(await db('user_logins').count({ n: '*' }).first()).to.satisfy((r: { n: unknown }) => Number(r.n) === 0);
       expect(await db('feedback').pluck('user_id')).to.deep.equal([null]);
+    });
+
+    it('initializeDatabase and migrationStatus work the same: pending before, applied after', async () => {
+      const { db } = database();
+      const before = await migrationStatus(db);
+      expect(before.current).to.equal('0.0.0');
+      expect(before.migrations.every((m) => m.state === 'pending')).to.equal(true);
+      expect(await db.schema.hasTable('system_settings'), 'status is read-only').to.equal(false);
+      expect(await initializeDatabase(db, quiet)).to.equal(db);
+      const after = await migrationStatus(db);
+      expect(after.current).to.equal(CURRENT_DB_VERSION);
+      expect(after.migrations.every((m) => m.state === 'applied')).to.equal(true);
     });
 
     it('settings with SQL metacharacters, unicode and 1 MB values round-trip exactly', async () => {
