@@ -37,7 +37,7 @@ export class InvalidMigrationError extends MigrationError {
 /** A version string given to the API is not valid semver. */
 export class InvalidVersionError extends MigrationError {
   constructor(readonly version: unknown) {
-    super('INVALID_VERSION', `"${String(version)}" is not a valid semver version (expected e.g. "1.2.3")`);
+    super('INVALID_VERSION', `${showValue(version)} is not a valid semver version (expected e.g. "1.2.3")`);
   }
 }
 
@@ -88,7 +88,7 @@ export class CorruptVersionError extends MigrationError {
   constructor(readonly storedValue: string) {
     super(
       'CORRUPT_VERSION',
-      `system_settings.db_version holds ${JSON.stringify(truncate(storedValue, 80))}, which is not a semver ` +
+      `system_settings.db_version holds ${showValue(storedValue)}, which is not a semver ` +
         `version; nothing was run. Fix it with updateDatabaseVersion() once you know the real schema version`,
     );
   }
@@ -181,6 +181,20 @@ export function redact(text: string): string {
   return text
     .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/\s]*@/gi, '$1***@')
     .replace(/\b(password|passwd|pwd)\s*([=:])\s*("[^"]*"|'[^']*'|[^\s;,&]+)/gi, '$1$2***');
+}
+
+/**
+ * Any value as a short, safe label for a message: strings quoted, everything else (bigint, symbol,
+ * objects without a prototype, circular objects) described without throwing.
+ */
+export function showValue(value: unknown, max = 80): string {
+  if (typeof value === 'string') return JSON.stringify(truncate(value, max));
+  if (typeof value === 'bigint') return `${value}n`;
+  try {
+    return truncate(String(value), max);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 function truncate(text: string, max: number): string {

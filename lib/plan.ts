@@ -2,7 +2,7 @@
  * Pure planning, no database: validate a migration list, order it by semver, and decide what is
  * pending for a given database version (the start gate).
  */
-import { InvalidMigrationError, SchemaTooNewError } from './errors';
+import { InvalidMigrationError, SchemaTooNewError, showValue } from './errors';
 import { INITIAL_VERSION } from './settings';
 import type { Migration } from './types';
 import { compareVersions, isCanonicalSemver, isNewer, majorOf } from './version';
@@ -23,9 +23,9 @@ export function validateMigrations(migrations: readonly Migration[]): Migration[
       return;
     }
     if (typeof m.version === 'string' && /^[^+]+\+/.test(m.version) && isCanonicalSemver(m.version.split('+')[0])) {
-      problems.push(`${label}: version ${JSON.stringify(m.version)} has build metadata, which semver ignores when ordering: drop the "+…" part`);
+      problems.push(`${label}: version ${showValue(m.version)} has build metadata, which semver ignores when ordering: drop the "+…" part`);
     } else if (!isCanonicalSemver(m.version)) {
-      problems.push(`${label}: version ${JSON.stringify(m.version)} is not a canonical semver version like "1.2.3"`);
+      problems.push(`${label}: version ${showValue(m.version)} is not a canonical semver version like "1.2.3"`);
     } else if (!isNewer(m.version, INITIAL_VERSION)) {
       problems.push(`${label}: version must be greater than ${INITIAL_VERSION}, the version of an empty database`);
     } else {

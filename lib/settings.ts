@@ -3,7 +3,7 @@
  * This module knows nothing of migrations; it only stores and validates values.
  */
 import type { Knex } from 'knex';
-import { CorruptVersionError, InvalidSettingError, InvalidVersionError } from './errors';
+import { CorruptVersionError, InvalidSettingError, InvalidVersionError, showValue } from './errors';
 import { isCanonicalSemver } from './version';
 import type { Queryable } from './types';
 
@@ -114,6 +114,6 @@ async function upsert(db: Queryable, key: string, value: string, options: Settin
 
 function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidSettingError(`setting key must be a non-empty string, got ${JSON.stringify(key)}`);
+    throw new InvalidSettingError(`setting key must be a non-empty string, got ${showValue(key)}`);
   }
 }
