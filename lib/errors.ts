@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'FOREIGN_KEY_VIOLATION'
   | 'REBUILD_FAILED'
   | 'UNSUPPORTED_DIALECT'
-  | 'DIRTY_DATABASE';
+  | 'DIRTY_DATABASE'
+  | 'CHECKSUM_MISMATCH'
+  | 'ROLLBACK_NOT_POSSIBLE'
+  | 'DEPENDENCY';
 
 export class MigrationError extends Error {
   readonly code: ErrorCode;
@@ -164,6 +167,31 @@ export class DirtyDatabaseError extends MigrationError {
         `schema with migration ${version} and fix it by hand, then run "npx ts-node scripts/migrate.ts repair" ` +
         `(${version} runs again next time) or "repair --to ${version}" (you completed it by hand)`,
     );
+  }
+}
+
+/** Applied migrations whose source changed since they ran; runs refuse unless told to ignore it. */
+export class ChecksumMismatchError extends MigrationError {
+  constructor(readonly versions: readonly string[]) {
+    super(
+      'CHECKSUM_MISMATCH',
+      `Applied migration(s) ${versions.join(', ')} changed since they ran (checksum differs from system_migrations): ` +
+        `restore their source, or pass ignoreChecksums if the change is intended (e.g. a comment)`,
+    );
+  }
+}
+
+/** A rollback that cannot be done as asked; nothing was run. */
+export class RollbackError extends MigrationError {
+  constructor(message: string) {
+    super('ROLLBACK_NOT_POSSIBLE', message);
+  }
+}
+
+/** `requires` would be broken by the plan (a migration before its requirement, or a requirement rolled back). */
+export class DependencyError extends MigrationError {
+  constructor(message: string) {
+    super('DEPENDENCY', message);
   }
 }
 

@@ -9,7 +9,8 @@ export {
   DB_VERSION_KEY,
   INITIAL_VERSION,
 } from './settings';
-export { runMigrations, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions } from './runner';
+export { runMigrations, migrateTo, rollback, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions, type TargetOptions } from './runner';
+export { HISTORY_TABLE, checksumOf, readHistory, type HistoryRow } from './history';
 export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
 export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
 export { DIRTY_KEY, type DirtyState } from './dirty';

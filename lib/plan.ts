@@ -2,7 +2,7 @@
  * Pure planning, no database: validate a migration list, order it by semver, and decide what is
  * pending for a given database version (the start gate).
  */
-import { InvalidMigrationError, SchemaTooNewError, showValue } from './errors';
+import { DependencyError, InvalidMigrationError, RollbackError, SchemaTooNewError, showValue } from './errors';
 import { INITIAL_VERSION } from './settings';
 import type { Migration } from './types';
 import { compareVersions, isCanonicalSemver, isNewer, majorOf } from './version';
@@ -38,7 +38,18 @@ export function validateMigrations(migrations: readonly Migration[]): Migration[
     }
     if (typeof m.up !== 'function') problems.push(`${label}: up must be a function`);
     if (m.down !== undefined && typeof m.down !== 'function') problems.push(`${label}: down must be a function when given`);
+    if (m.requires !== undefined && (!Array.isArray(m.requires) || !(m.requires as unknown[]).every((r) => typeof r === 'string'))) {
+      problems.push(`${label}: requires must be an array of version strings`);
+    }
   });
+  // Requirements name registered versions, never the migration itself.
+  for (const m of migrations) {
+    if (!m || typeof m !== 'object' || !Array.isArray(m.requires)) continue;
+    for (const required of m.requires) {
+      if (required === m.version) problems.push(`migration ${m.version}: requires itself`);
+      else if (!seen.has(required)) problems.push(`migration ${m.version}: requires ${showValue(required)}, which is not registered`);
+    }
+  }
 
   if (problems.length > 0) {
     throw new InvalidMigrationError(`Invalid migration list: ${problems.join('; ')}`);
@@ -74,4 +85,74 @@ export function planFrom(current: string, sorted: readonly Migration[]): Gate {
 function describe(m: Migration | null | undefined, index: number): string {
   const version = m && typeof m === 'object' ? m.version : undefined;
   return isCanonicalSemver(version) ? `migration ${version}` : `migration at index ${index}`;
+}
+
+/** What an upward run will do. */
+export interface UpPlan {
+  /** To apply, in semver order. */
+  readonly steps: Migration[];
+  /** Registered, never applied, below db_version: left alone unless out-of-order runs are allowed. */
+  readonly missing: Migration[];
+}
+
+/**
+ * The migrations to apply to reach `target`: every registered version up to it that has not been
+ * applied. Versions below the current one (a hotfix that arrived late) run only with
+ * `allowOutOfOrder`. Refuses a plan that would apply a migration before one it requires.
+ */
+export function planUp(
+  current: string,
+  applied: ReadonlySet<string>,
+  sorted: readonly Migration[],
+  target: string,
+  allowOutOfOrder: boolean,
+): UpPlan {
+  const candidates = sorted.filter((m) => !applied.has(m.version) && !isNewer(m.version, target));
+  const late = candidates.filter((m) => !isNewer(m.version, current));
+  const steps = allowOutOfOrder ? candidates : candidates.filter((m) => isNewer(m.version, current));
+  const have = new Set(applied);
+  for (const m of steps) {
+    const unmet = (m.requires ?? []).filter((r) => !have.has(r));
+    if (unmet.length > 0) {
+      throw new DependencyError(
+        `Migration ${m.version} requires ${unmet.join(', ')}, which would not be applied before it` +
+          (unmet.some((r) => isNewer(r, m.version)) ? ' (a requirement with a higher version runs later)' : ''),
+      );
+    }
+    have.add(m.version);
+  }
+  return { steps, missing: allowOutOfOrder ? [] : late };
+}
+
+/**
+ * The migrations to roll back to reach `target`, newest first: every applied version above it.
+ * Refuses, running nothing, when one of them is unknown to the code or has no `down`, or when a
+ * migration that stays applied requires one of them.
+ */
+export function planDown(applied: ReadonlySet<string>, sorted: readonly Migration[], target: string): Migration[] {
+  if (target !== INITIAL_VERSION && !sorted.some((m) => m.version === target)) {
+    throw new RollbackError(`Cannot roll back to ${target}: it is not a registered version (nor ${INITIAL_VERSION})`);
+  }
+  const byVersion = new Map(sorted.map((m) => [m.version, m]));
+  const range = [...applied].filter((v) => isNewer(v, target)).sort((a, b) => compareVersions(b, a));
+  const unknown = range.filter((v) => !byVersion.has(v));
+  if (unknown.length > 0) {
+    throw new RollbackError(`Cannot roll back to ${target}: applied version(s) ${unknown.join(', ')} are not in the code, so their down is unknown`);
+  }
+  const steps = range.map((v) => byVersion.get(v) as Migration);
+  const noDown = steps.filter((m) => typeof m.down !== 'function');
+  if (noDown.length > 0) {
+    throw new RollbackError(
+      `Cannot roll back to ${target}: no down for ${noDown.map((m) => `${m.version} (${m.description})`).join(', ')}; nothing was run`,
+    );
+  }
+  const leaving = new Set(range);
+  for (const m of sorted) {
+    if (!applied.has(m.version) || leaving.has(m.version)) continue;
+    const broken = (m.requires ?? []).filter((r) => leaving.has(r));
+    if (broken.length > 0) {
+      throw new DependencyError(`Cannot roll back ${broken.join(', ')}: migration ${m.version} stays applied and requires it`);
+    }
+  }
+  return steps;
 }

@@ -1,19 +1,25 @@
 /**
- * runMigrations: validate → read version (no lock, no write when current) → lock → re-read →
- * apply each pending migration in its own nested transaction (a savepoint) with the db_version
- * update inside it → commit → report.
+ * One runner, thin verbs: runMigrations (to the newest version), migrateTo (up or down to a version)
+ * and rollback (down to a version) all go through `execute`:
  *
- * All pending migrations share one outer transaction that holds the lock, so a batch costs one
- * commit, while each migration stays atomic on its own: when migration k fails, its savepoint is
- * rolled back, 1…k−1 are committed, and db_version ends at k−1.
+ *   validate → fast path (two reads, no lock, no write when nothing is pending) → lock → prepare
+ *   bookkeeping → re-read state → checks (dirty, checksums, gate) → plan → apply each step in its own
+ *   nested transaction (a savepoint) with the db_version update and the history row inside it →
+ *   commit → report.
+ *
+ * All steps share one outer transaction that holds the lock, so a batch costs one commit, while each
+ * migration stays atomic on its own: when migration k fails, its savepoint is rolled back, 1…k−1 are
+ * committed, and db_version ends at k−1.
  */
 import type { Knex } from 'knex';
 import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
 import { assertClean, markDirty, readRunnerState } from './dirty';
-import { MigrationFailedError, UnsupportedDialectError } from './errors';
+import { ChecksumMismatchError, MigrationError, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
+import { appliedFromHistory, checksumOf, ensureHistoryTable, readHistory, recordHistory, type HistoryRow } from './history';
 import { consoleLogger } from './logger';
-import { planFrom, validateMigrations } from './plan';
+import { newestVersion, planDown, planFrom, planUp, validateMigrations } from './plan';
 import {
+  INITIAL_VERSION,
   getDatabaseVersion,
   initializeVersionTracking,
   parseStoredVersion,
@@ -21,6 +27,7 @@ import {
   type SettingsOptions,
 } from './settings';
 import type { AppliedMigration, Logger, Migration, MigrationReport } from './types';
+import { compareVersions, isNewer } from './version';
 
 /** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -30,17 +37,70 @@ export interface RunOptions extends SettingsOptions {
   readonly logger?: Logger;
   /** How long to wait for another runner's lock before LockTimeoutError. Default: DEFAULT_LOCK_TIMEOUT_MS. */
   readonly lockTimeoutMs?: number;
+  /**
+   * Apply registered versions below db_version that never ran (a hotfix branch merged after a higher
+   * version was applied), recording them in history. Default: false — they are reported as `missing`.
+   */
+  readonly allowOutOfOrder?: boolean;
+  /** Run even when an applied migration's source changed since it ran. Default: false (ChecksumMismatchError). */
+  readonly ignoreChecksums?: boolean;
+  /**
+   * Run every step inside a transaction that is then rolled back, and report the SQL each ran.
+   * The database is left exactly as it was. Needs transactional DDL (SQLite, PostgreSQL).
+   */
+  readonly dryRun?: boolean;
 }
+
+export interface TargetOptions extends RunOptions {
+  /** Migrations to use. Default: the app's registered list. */
+  readonly migrations?: readonly Migration[];
+}
+
+type Target = { readonly kind: 'latest' } | { readonly kind: 'to'; readonly version: string; readonly downOnly: boolean };
 
 /**
  * Brings the database to the newest version in `migrations` (default: the app's registered list).
- * Rejects with InvalidMigrationError, SchemaTooNewError, CorruptVersionError, LockTimeoutError or
- * MigrationFailedError; in each case nothing that failed is left behind.
+ * Rejects with InvalidMigrationError, SchemaTooNewError, CorruptVersionError, DirtyDatabaseError,
+ * ChecksumMismatchError, DependencyError, LockTimeoutError or MigrationFailedError; in each case
+ * nothing that failed is left behind.
  */
-export async function runMigrations(
+export function runMigrations(db: Knex, migrations?: readonly Migration[], options: RunOptions = {}): Promise<MigrationReport> {
+  return execute(db, migrations, options, { kind: 'latest' });
+}
+
+/** Moves the database up or down to `version` (a registered version, or 0.0.0 to undo everything). */
+export function migrateTo(db: Knex, version: string, options: TargetOptions = {}): Promise<MigrationReport> {
+  return execute(db, options.migrations, options, { kind: 'to', version, downOnly: false });
+}
+
+/**
+ * Runs `down` of each applied migration above `to`, newest first, each in its own transaction,
+ * moving db_version back. If any of them has no `down`, nothing runs (RollbackError lists them).
+ */
+export function rollback(db: Knex, options: TargetOptions & { readonly to: string }): Promise<MigrationReport> {
+  return execute(db, options.migrations, options, { kind: 'to', version: options.to, downOnly: true });
+}
+
+interface State {
+  readonly version: string;
+  readonly applied: Map<string, HistoryRow>;
+}
+
+interface Step {
+  readonly migration: Migration;
+  readonly direction: 'up' | 'down';
+}
+
+/** Thrown out of the locked work to roll a dry run back; carries what it did. */
+class DryRunComplete {
+  constructor(readonly outcome: Outcome) {}
+}
+
+async function execute(
   db: Knex,
-  migrations?: readonly Migration[],
-  options: RunOptions = {},
+  migrations: readonly Migration[] | undefined,
+  options: RunOptions,
+  target: Target,
 ): Promise<MigrationReport> {
   // The app's list is loaded only when asked for, so the runner itself does not depend on it.
   migrations ??= (await import('../migrations')).migrations;
@@ -49,51 +109,218 @@ export async function runMigrations(
   const sorted = validateMigrations(migrations);
   const adapter = adapterFor(db);
   const settings = settingsOptionsFor(adapter, options);
-
-  // Fast path for every app start: one read, no lock, no write when nothing is pending.
-  // A missing table just means "not initialised yet".
-  const seen = await readRunnerState(db, settings).catch(() => undefined);
-  if (seen?.version !== undefined) {
-    assertClean(seen.dirty);
-    const version = parseStoredVersion(seen.version);
-    if (planFrom(version, sorted).kind !== 'pending') return upToDate(version, sorted, logger);
+  if (options.dryRun && !adapter.transactionalDdl) {
+    throw new UnsupportedDialectError(`a dry run needs DDL that rolls back; ${adapter.name} commits DDL as it goes`);
   }
 
-  const outcome = await adapter.withMigrationLock(db, { lockTimeoutMs, schema: settings.schema }, async (session) => {
-    // Re-read under the lock: another process may have migrated (or failed) while we waited.
-    const from = await session.transaction(async (trx) => {
-      await prepareSettings(trx, adapter, settings);
-      assertClean((await readRunnerState(trx, settings)).dirty);
-      return getDatabaseVersion(trx, settings);
+  // Fast path for every app start: two reads, no lock, no write when nothing is pending.
+  if (target.kind === 'latest' && !options.dryRun) {
+    // A missing table means "not initialised yet" (take the slow path); our own errors are final.
+    const seen = await readState(db, settings).catch((err: unknown) => {
+      if (err instanceof MigrationError) throw err;
+      return undefined;
     });
-    const gate = planFrom(from, sorted);
-    const applied: AppliedMigration[] = [];
-    if (gate.kind !== 'pending') return { from, applied };
-    for (const migration of gate.pending) {
-      const started = performance.now();
-      const lastGood = applied.at(-1)?.version ?? from;
-      try {
-        await applyOne(session, adapter, migration, settings);
-      } catch (cause) {
-        const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
-        if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, lastGood, settings));
-        return { from, applied, failed: { migration, cause, dirty } };
-      }
-      const durationMs = Math.round((performance.now() - started) * 10) / 10;
-      applied.push({ version: migration.version, description: migration.description, durationMs });
-      logger.info(`applied ${migration.version} ${migration.description} (${durationMs} ms)`);
+    if (seen) {
+      const { steps, missing } = plan(seen, sorted, target, options);
+      if (steps.length === 0) return finished(seen.version, seen.version, [], missing, sorted, logger);
     }
-    return { from, applied };
-  });
+  }
 
-  const to = outcome.applied.length > 0 ? outcome.applied[outcome.applied.length - 1].version : outcome.from;
+  let outcome: Outcome;
+  try {
+    outcome = await adapter.withMigrationLock(db, { lockTimeoutMs, schema: settings.schema }, async (session) => {
+      // Re-read under the lock: another process may have migrated (or failed) while we waited.
+      const state = await session.transaction(async (trx) => {
+        await prepareBookkeeping(trx, adapter, settings, sorted);
+        return readState(trx, settings);
+      });
+      if (!options.ignoreChecksums) assertChecksums(state, sorted);
+      const { steps, missing } = plan(state, sorted, target, options);
+      if (options.dryRun) assertRollbackable(steps, adapter);
+      const outcome = { ...(await applySteps(session, adapter, settings, state, steps, logger, options.dryRun === true)), missing };
+      if (options.dryRun) throw new DryRunComplete(outcome);
+      return outcome;
+    });
+  } catch (err) {
+    if (!(err instanceof DryRunComplete)) throw err;
+    outcome = err.outcome;
+    logger.info(`dry run: ${outcome.applied.length} step(s) ran and were rolled back; the database is unchanged at ${outcome.from}`);
+  }
+
   if (outcome.failed) {
     const { migration, cause, dirty } = outcome.failed;
-    throw new MigrationFailedError(migration.version, migration.description, to, cause, dirty);
+    throw new MigrationFailedError(migration.version, migration.description, outcome.to, cause, dirty);
   }
-  if (outcome.applied.length === 0) return upToDate(outcome.from, sorted, logger);
-  logger.info(`database is at ${to}`);
-  return { from: outcome.from, to, applied: outcome.applied };
+  if (options.dryRun) {
+    const missing = outcome.missing.map((m) => m.version);
+    return { from: outcome.from, to: outcome.from, planned: outcome.to, applied: outcome.applied, dryRun: true, ...(missing.length ? { missing } : {}) };
+  }
+  return finished(outcome.from, outcome.to, outcome.applied, outcome.missing, sorted, logger);
+}
+
+/** A dry run rolls everything back, so it cannot include a step that runs outside a transaction. */
+function assertRollbackable(steps: readonly Step[], adapter: DialectAdapter): void {
+  const outside = steps.filter((s) => s.migration.transaction === false && adapter.runsOutsideTransactions);
+  if (outside.length > 0) {
+    throw new UnsupportedDialectError(
+      `a dry run cannot include ${outside.map((s) => s.migration.version).join(', ')}: transaction: false migrations cannot be rolled back`,
+    );
+  }
+}
+
+/** db_version, the dirty marker and the applied set, in two reads. Rejects when a table is missing. */
+async function readState(db: Knex | Knex.Transaction, settings: SettingsOptions): Promise<State> {
+  const { version, dirty } = await readRunnerState(db, settings);
+  assertClean(dirty);
+  const history = await readHistory(db, settings);
+  if (version === undefined) throw new Error('db_version is not set yet');
+  return { version: parseStoredVersion(version), applied: appliedFromHistory(history) };
+}
+
+function plan(state: State, sorted: readonly Migration[], target: Target, options: RunOptions): { steps: Step[]; missing: Migration[] } {
+  const gate = planFrom(state.version, sorted); // refuses a database a major version ahead
+  const applied = new Set(state.applied.keys());
+  const allowOutOfOrder = options.allowOutOfOrder === true;
+  if (target.kind === 'latest') {
+    if (gate.kind === 'newer') return { steps: [], missing: [] };
+    const up = planUp(state.version, applied, sorted, newestVersion(sorted), allowOutOfOrder);
+    return { steps: up.steps.map((migration) => ({ migration, direction: 'up' })), missing: up.missing };
+  }
+  if (isNewer(target.version, state.version)) {
+    if (target.downOnly) {
+      throw new RollbackError(`Cannot roll back to ${target.version}: the database is at ${state.version}, below it`);
+    }
+    if (!sorted.some((m) => m.version === target.version)) {
+      throw new RollbackError(`Cannot migrate to ${target.version}: it is not a registered version`);
+    }
+    const up = planUp(state.version, applied, sorted, target.version, allowOutOfOrder);
+    return { steps: up.steps.map((migration) => ({ migration, direction: 'up' })), missing: up.missing };
+  }
+  return { steps: planDown(applied, sorted, target.version).map((migration) => ({ migration, direction: 'down' })), missing: [] };
+}
+
+interface Outcome {
+  readonly from: string;
+  readonly to: string;
+  readonly applied: AppliedMigration[];
+  readonly missing: Migration[];
+  readonly failed?: { readonly migration: Migration; readonly cause: unknown; readonly dirty: boolean };
+}
+
+async function applySteps(
+  session: LockedSession,
+  adapter: DialectAdapter,
+  settings: SettingsOptions,
+  state: State,
+  steps: readonly Step[],
+  logger: Logger,
+  captureSql: boolean,
+): Promise<Omit<Outcome, 'missing'>> {
+  const applied: AppliedMigration[] = [];
+  const appliedVersions = new Set(state.applied.keys());
+  let version = state.version;
+  for (const step of steps) {
+    const { migration, direction } = step;
+    // Up never lowers the version (an out-of-order hotfix sits below it); down lands on the highest version left.
+    const next = direction === 'up' ? maxVersion([version, migration.version]) : highestWithout(appliedVersions, migration.version);
+    const started = performance.now();
+    let sql: string[] | undefined;
+    try {
+      sql = await applyOne(session, adapter, settings, step, next, captureSql);
+    } catch (cause) {
+      const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
+      if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, version, settings));
+      return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
+    }
+    if (direction === 'up') appliedVersions.add(migration.version);
+    else appliedVersions.delete(migration.version);
+    version = next;
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    applied.push({ version: migration.version, description: migration.description, durationMs, direction, ...(sql ? { sql } : {}) });
+    logger.info(`${direction === 'up' ? 'applied' : 'rolled back'} ${migration.version} ${migration.description} (${durationMs} ms)`);
+  }
+  return { from: state.version, to: version, applied };
+}
+
+/**
+ * Runs one step and moves db_version, with its history row, atomically where the engine allows.
+ * With `captureSql`, returns the statements the migration itself ran.
+ */
+async function applyOne(
+  session: LockedSession,
+  adapter: DialectAdapter,
+  settings: SettingsOptions,
+  { migration, direction }: Step,
+  nextVersion: string,
+  captureSql: boolean,
+): Promise<string[] | undefined> {
+  const startedAt = new Date();
+  const finish = async (trx: Knex.Transaction) => {
+    await updateDatabaseVersion(trx, nextVersion, settings);
+    await recordHistory(trx, migration, direction, startedAt, settings);
+    await adapter.verifyMigration(trx, `Migration ${migration.version}`);
+  };
+  const body = direction === 'up' ? migration.up : (migration.down as NonNullable<Migration['down']>);
+  const run = async (q: Knex | Knex.Transaction) => {
+    // Without a transaction the migration receives the knex instance; typed as a transaction for one signature.
+    if (!captureSql) return void (await body.call(migration, q as Knex.Transaction));
+    return captureQueries(q, () => body.call(migration, q as Knex.Transaction));
+  };
+  if (migration.transaction === false) {
+    const sql = await session.withoutTransaction(run);
+    await session.transaction(finish);
+    return sql;
+  }
+  return session.transaction(async (trx) => {
+    const sql = await run(trx);
+    await finish(trx);
+    return sql;
+  });
+}
+
+/** The SQL `fn` sends through `q`'s knex instance, without transaction bookkeeping statements. */
+async function captureQueries(q: Knex | Knex.Transaction, fn: () => Promise<void>): Promise<string[]> {
+  const sql: string[] = [];
+  const listener = (query: { sql: string }) => {
+    if (!/^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b/i.test(query.sql)) sql.push(query.sql);
+  };
+  const emitter = q.client as unknown as { on(e: string, l: typeof listener): void; off(e: string, l: typeof listener): void };
+  emitter.on('query', listener);
+  try {
+    await fn();
+  } finally {
+    emitter.off('query', listener);
+  }
+  return sql;
+}
+
+/**
+ * Under the lock: the settings schema and table exist, db_version has a value, the history table
+ * exists — and a database versioned before history existed is adopted: its registered versions up
+ * to db_version are recorded as `adopt`, so it is not mistaken for one that never ran them.
+ */
+async function prepareBookkeeping(
+  trx: Knex.Transaction,
+  adapter: DialectAdapter,
+  settings: SettingsOptions,
+  sorted: readonly Migration[],
+): Promise<void> {
+  await prepareSettings(trx, adapter, settings);
+  if (!(await ensureHistoryTable(trx, settings))) return;
+  const version = await getDatabaseVersion(trx, settings);
+  const now = new Date();
+  for (const m of sorted) {
+    if (!isNewer(m.version, version)) await recordHistory(trx, m, 'adopt', now, settings);
+  }
+}
+
+/** Applied migrations whose code changed since they ran (adopted ones carry today's checksum). */
+function assertChecksums(state: State, sorted: readonly Migration[]): void {
+  const changed = sorted.filter((m) => {
+    const row = state.applied.get(m.version);
+    return row !== undefined && row.checksum !== checksumOf(m);
+  });
+  if (changed.length > 0) throw new ChecksumMismatchError(changed.map((m) => m.version));
 }
 
 /** The settings location, refused up front where the engine has no schemas to put it in. */
@@ -110,37 +337,37 @@ export async function prepareSettings(trx: Knex.Transaction, adapter: DialectAda
   await initializeVersionTracking(trx, settings);
 }
 
-/** Runs `up` and moves db_version, atomically where the engine allows. */
-async function applyOne(
-  session: LockedSession,
-  adapter: DialectAdapter,
-  migration: Migration,
-  settings: SettingsOptions,
-): Promise<void> {
-  const finish = async (trx: Knex.Transaction) => {
-    await updateDatabaseVersion(trx, migration.version, settings);
-    await adapter.verifyMigration(trx, `Migration ${migration.version}`);
-  };
-  if (migration.transaction === false) {
-    // Without a transaction `up` receives the knex instance; typed as a transaction for one signature.
-    await session.withoutTransaction((db) => migration.up(db as Knex.Transaction));
-    await session.transaction(finish);
-    return;
+function finished(
+  from: string,
+  to: string,
+  applied: AppliedMigration[],
+  missing: readonly Migration[],
+  sorted: readonly Migration[],
+  logger: Logger,
+): MigrationReport {
+  if (missing.length > 0) {
+    logger.warn(
+      `registered but never applied, below db_version ${to}: ${missing.map((m) => m.version).join(', ')} ` +
+        `(a late hotfix?); run with allowOutOfOrder to apply them`,
+    );
   }
-  await session.transaction(async (trx) => {
-    await migration.up(trx);
-    await finish(trx);
-  });
+  if (applied.length > 0) {
+    logger.info(`database is at ${to}`);
+  } else {
+    const gate = planFrom(to, sorted);
+    if (gate.kind === 'newer') {
+      logger.warn(`database is at ${to}, newer than this code's ${gate.codeVersion} (same major, so additive): running nothing`);
+    } else {
+      logger.info(`database is up to date at ${to}`);
+    }
+  }
+  return { from, to, applied, ...(missing.length > 0 ? { missing: missing.map((m) => m.version) } : {}) };
 }
 
-function upToDate(version: string, sorted: readonly Migration[], logger: Logger): MigrationReport {
-  const gate = planFrom(version, sorted);
-  if (gate.kind === 'newer') {
-    logger.warn(
-      `database is at ${version}, newer than this code's ${gate.codeVersion} (same major, so additive): running nothing`,
-    );
-  } else {
-    logger.info(`database is up to date at ${version}`);
-  }
-  return { from: version, to: version, applied: [] };
+function maxVersion(versions: readonly string[]): string {
+  return [...versions].sort(compareVersions).at(-1) ?? INITIAL_VERSION;
+}
+
+function highestWithout(applied: ReadonlySet<string>, removed: string): string {
+  return maxVersion([...applied].filter((v) => v !== removed));
 }

@@ -11,6 +11,8 @@ export interface Migration {
    * (its migration lock is its write transaction). Default: true.
    */
   readonly transaction?: boolean;
+  /** Versions that must be applied before this one (and may not be rolled back while it stays). */
+  readonly requires?: readonly string[];
   /** Applies the change. Use `trx` for every query: the migration runs inside it. */
   up(trx: Knex.Transaction): Promise<void>;
   /** Reverts the change (optional). */
@@ -27,13 +29,23 @@ export interface AppliedMigration {
   readonly version: string;
   readonly description: string;
   readonly durationMs: number;
+  /** `up`, or `down` for a rollback. */
+  readonly direction: 'up' | 'down';
+  /** With `dryRun`: the SQL the migration ran (then rolled back). */
+  readonly sql?: string[];
 }
 
-/** What `runMigrations` did. `from`/`to` are `db_version` before and after. */
+/** What a run did. `from`/`to` are `db_version` before and after. */
 export interface MigrationReport {
   readonly from: string;
   readonly to: string;
   readonly applied: AppliedMigration[];
+  /** Registered versions below db_version that never ran (a late hotfix), left alone without `allowOutOfOrder`. */
+  readonly missing?: string[];
+  /** True when this was a dry run: everything listed was rolled back, so `to` equals `from`. */
+  readonly dryRun?: boolean;
+  /** With `dryRun`: the version the run would have reached. */
+  readonly planned?: string;
 }
 
 /** A knex instance or a transaction: anything that can run queries. */

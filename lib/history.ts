@@ -1,0 +1,96 @@
+/**
+ * `system_migrations`: one row per applied, rolled-back or adopted migration, written in the same
+ * transaction as the migration itself. `db_version` stays the single source of truth for the
+ * current version; history says which versions ran, when, by whom, and with what source.
+ */
+import { createHash } from 'crypto';
+import os from 'os';
+import type { Knex } from 'knex';
+import type { SettingsOptions } from './settings';
+import type { Migration, Queryable } from './types';
+
+export const HISTORY_TABLE = 'system_migrations';
+
+export type Direction = 'up' | 'down' | 'adopt';
+
+export interface HistoryRow {
+  readonly version: string;
+  readonly description: string;
+  readonly direction: Direction;
+  readonly checksum: string;
+  readonly started_at: string | Date;
+  readonly finished_at: string | Date;
+  readonly duration_ms: number;
+  readonly run_by: string;
+}
+
+/**
+ * A migration's checksum: SHA-256 of its `up` and `down` source text with whitespace runs folded,
+ * so re-indenting does not count as a change. Code that `up` calls elsewhere is not covered.
+ */
+export function checksumOf(migration: Migration): string {
+  const source = `${String(migration.up)}\n${migration.down ? String(migration.down) : ''}`.replace(/\s+/g, ' ');
+  return createHash('sha256').update(source).digest('hex');
+}
+
+/** Who ran it: host and process id. */
+export const RUN_BY = `${os.hostname()}/${process.pid}`.slice(0, 255);
+
+function historyTable(db: Queryable, options: SettingsOptions): Knex.QueryBuilder {
+  return options.schema ? db(HISTORY_TABLE).withSchema(options.schema) : db(HISTORY_TABLE);
+}
+
+function schemaBuilder(db: Queryable, options: SettingsOptions): Knex.SchemaBuilder {
+  return options.schema ? db.schema.withSchema(options.schema) : db.schema;
+}
+
+/** Creates the history table if it is missing. Returns true when it was created just now. */
+export async function ensureHistoryTable(db: Queryable, options: SettingsOptions = {}): Promise<boolean> {
+  if (await schemaBuilder(db, options).hasTable(HISTORY_TABLE)) return false;
+  await schemaBuilder(db, options).createTable(HISTORY_TABLE, (t) => {
+    t.increments('id');
+    t.string('version', 64).notNullable();
+    t.text('description').notNullable();
+    t.string('direction', 8).notNullable();
+    t.string('checksum', 64).notNullable();
+    t.timestamp('started_at').notNullable();
+    t.timestamp('finished_at').notNullable();
+    t.integer('duration_ms').notNullable();
+    t.string('run_by', 255).notNullable();
+    t.index(['version'], `${HISTORY_TABLE}_version_index`);
+  });
+  return true;
+}
+
+export async function recordHistory(
+  db: Queryable,
+  migration: Migration,
+  direction: Direction,
+  startedAt: Date,
+  options: SettingsOptions = {},
+): Promise<void> {
+  const finishedAt = new Date();
+  await historyTable(db, options).insert({
+    version: migration.version,
+    description: migration.description,
+    direction,
+    checksum: checksumOf(migration),
+    started_at: startedAt,
+    finished_at: finishedAt,
+    duration_ms: finishedAt.getTime() - startedAt.getTime(),
+    run_by: RUN_BY,
+  });
+}
+
+/** Every history row, oldest first. An empty list when the table does not exist. */
+export async function readHistory(db: Queryable, options: SettingsOptions = {}): Promise<HistoryRow[]> {
+  if (!(await schemaBuilder(db, options).hasTable(HISTORY_TABLE))) return [];
+  return (await historyTable(db, options).select().orderBy('id')) as HistoryRow[];
+}
+
+/** The latest row of each version whose last word is "applied" (up or adopt): version → row. */
+export function appliedFromHistory(rows: readonly HistoryRow[]): Map<string, HistoryRow> {
+  const latest = new Map<string, HistoryRow>();
+  for (const row of rows) latest.set(row.version, row);
+  return new Map([...latest].filter(([, row]) => row.direction !== 'down'));
+}
