@@ -14,6 +14,7 @@ export { HISTORY_TABLE, checksumOf, readHistory, type HistoryRow } from './histo
 export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
 export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
 export { DIRTY_KEY, type DirtyState } from './dirty';
+export { validateDatabase, type ValidationReport, type ValidationProblem } from './validate';
 export { validateMigrations, planFrom, newestVersion } from './plan';
 export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
 export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';

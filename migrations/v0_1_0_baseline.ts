@@ -53,4 +53,14 @@ export const baseline: Migration = {
   version: '0.1.0',
   description: 'baseline: users and posts',
   up: (trx) => createBaselineTables(trx),
+  // Undoing the baseline would drop the app's data, so it only removes tables that are empty.
+  async down(trx) {
+    for (const table of ['posts', 'users']) {
+      const [{ n }] = (await trx(table).count({ n: '*' })) as { n: number | string }[];
+      if (Number(n) > 0) {
+        throw new Error(`refusing to drop ${table}: it holds ${n} row(s); the baseline is only undone on an empty database`);
+      }
+      await trx.schema.dropTable(table);
+    }
+  },
 };
