@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
+import os from 'os';
 import { ChecksumMismatchError, DependencyError, InvalidMigrationError, RollbackError, UnsupportedDialectError } from '../../lib/errors';
 import { checksumOf, readHistory } from '../../lib/history';
 import { silentLogger } from '../../lib/logger';
@@ -52,7 +53,7 @@ for (const dialect of DIALECTS) {
       expect(rows.map((r) => [r.version, r.direction])).to.deep.equal(versions.map((v) => [v, 'up']));
       expect(rows[0].checksum).to.equal(checksumOf(list[0]));
       expect(rows[0].checksum).to.match(/^[0-9a-f]{64}$/);
-      expect(rows[0].run_by).to.equal(`${require('os').hostname()}/${process.pid}`);
+      expect(rows[0].run_by).to.equal(`${os.hostname()}/${process.pid}`);
       expect(Number(rows[0].duration_ms)).to.be.at.least(0);
       expect(new Date(rows[0].finished_at).getTime()).to.be.at.least(new Date(rows[0].started_at).getTime() - 1000);
     });
