@@ -85,6 +85,11 @@ export async function recordHistory(
 /** Every history row, oldest first. An empty list when the table does not exist. */
 export async function readHistory(db: Queryable, options: SettingsOptions = {}): Promise<HistoryRow[]> {
   if (!(await schemaBuilder(db, options).hasTable(HISTORY_TABLE))) return [];
+  return selectHistory(db, options);
+}
+
+/** The same in one query, rejecting when the table is missing (the runner's fast path). */
+export async function selectHistory(db: Queryable, options: SettingsOptions = {}): Promise<HistoryRow[]> {
   return (await historyTable(db, options).select().orderBy('id')) as HistoryRow[];
 }
 

@@ -15,7 +15,7 @@ import type { Knex } from 'knex';
 import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
 import { assertClean, markDirty, readRunnerState } from './dirty';
 import { ChecksumMismatchError, MigrationError, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
-import { appliedFromHistory, checksumOf, ensureHistoryTable, readHistory, recordHistory, type HistoryRow } from './history';
+import { appliedFromHistory, checksumOf, ensureHistoryTable, recordHistory, selectHistory, type HistoryRow } from './history';
 import { consoleLogger } from './logger';
 import { newestVersion, planDown, planFrom, planUp, validateMigrations } from './plan';
 import {
@@ -172,7 +172,7 @@ function assertRollbackable(steps: readonly Step[], adapter: DialectAdapter): vo
 async function readState(db: Knex | Knex.Transaction, settings: SettingsOptions): Promise<State> {
   const { version, dirty } = await readRunnerState(db, settings);
   assertClean(dirty);
-  const history = await readHistory(db, settings);
+  const history = await selectHistory(db, settings);
   if (version === undefined) throw new Error('db_version is not set yet');
   return { version: parseStoredVersion(version), applied: appliedFromHistory(history) };
 }
