@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'DIRTY_DATABASE'
   | 'CHECKSUM_MISMATCH'
   | 'ROLLBACK_NOT_POSSIBLE'
-  | 'DEPENDENCY';
+  | 'DEPENDENCY'
+  | 'ADDITIVE_VIOLATION';
 
 export class MigrationError extends Error {
   readonly code: ErrorCode;

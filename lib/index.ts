@@ -15,6 +15,19 @@ export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from
 export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
 export { DIRTY_KEY, type DirtyState } from './dirty';
 export { validateDatabase, type ValidationReport, type ValidationProblem } from './validate';
+export { checkAdditive } from './check';
+export { AdditiveViolationError, isWidening, type AdditiveReport, type AdditiveViolation, type AdditiveRule } from './additive';
+export {
+  schemaSnapshot,
+  diffSnapshots,
+  formatDiff,
+  readExpectedSnapshot,
+  writeExpectedSnapshot,
+  validateSchema,
+  BOOKKEEPING_TABLES,
+  type SchemaSnapshot,
+  type SnapshotDifference,
+} from './snapshot';
 export { validateMigrations, planFrom, newestVersion } from './plan';
 export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
 export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';
@@ -22,5 +35,5 @@ export { withSqliteDefaults, DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from './sqlite/con
 export { adapterFor, isSqlite, type DialectAdapter } from './dialects';
 export { consoleLogger, silentLogger } from './logger';
 export * from './errors';
-export type { Migration, MigrationReport, AppliedMigration, Logger, Queryable } from './types';
+export type { Migration, MigrationReport, AppliedMigration, Logger, Queryable, StepWrapper } from './types';
 export { CURRENT_DB_VERSION } from '../migrations';

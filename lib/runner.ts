@@ -26,7 +26,8 @@ import {
   updateDatabaseVersion,
   type SettingsOptions,
 } from './settings';
-import type { AppliedMigration, Logger, Migration, MigrationReport } from './types';
+import { AdditiveViolationError, additiveGuard } from './additive';
+import type { AppliedMigration, Logger, Migration, MigrationReport, StepWrapper } from './types';
 import { compareVersions, isNewer } from './version';
 
 /** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
@@ -45,10 +46,20 @@ export interface RunOptions extends SettingsOptions {
   /** Run even when an applied migration's source changed since it ran. Default: false (ChecksumMismatchError). */
   readonly ignoreChecksums?: boolean;
   /**
+   * Refuse (roll back) a minor or patch migration that drops or renames a table or column, narrows a
+   * type or makes a column NOT NULL without a default (see lib/additive.ts). Default: false.
+   */
+  readonly enforceAdditive?: boolean;
+  /**
    * Run every step inside a transaction that is then rolled back, and report the SQL each ran.
    * The database is left exactly as it was. Needs transactional DDL (SQLite, PostgreSQL).
    */
   readonly dryRun?: boolean;
+}
+
+/** Options the library's own verbs pass to the runner, beyond RunOptions. */
+export interface InternalRunOptions extends RunOptions {
+  readonly around?: StepWrapper;
 }
 
 export interface TargetOptions extends RunOptions {
@@ -64,7 +75,7 @@ type Target = { readonly kind: 'latest' } | { readonly kind: 'to'; readonly vers
  * ChecksumMismatchError, DependencyError, LockTimeoutError or MigrationFailedError; in each case
  * nothing that failed is left behind.
  */
-export function runMigrations(db: Knex, migrations?: readonly Migration[], options: RunOptions = {}): Promise<MigrationReport> {
+export function runMigrations(db: Knex, migrations?: readonly Migration[], options: InternalRunOptions = {}): Promise<MigrationReport> {
   return execute(db, migrations, options, { kind: 'latest' });
 }
 
@@ -99,7 +110,7 @@ class DryRunComplete {
 async function execute(
   db: Knex,
   migrations: readonly Migration[] | undefined,
-  options: RunOptions,
+  options: InternalRunOptions,
   target: Target,
 ): Promise<MigrationReport> {
   // The app's list is loaded only when asked for, so the runner itself does not depend on it.
@@ -137,7 +148,8 @@ async function execute(
       if (!options.ignoreChecksums) assertChecksums(state, sorted);
       const { steps, missing } = plan(state, sorted, target, options);
       if (options.dryRun) assertRollbackable(steps, adapter);
-      const outcome = { ...(await applySteps(session, adapter, settings, state, steps, logger, options.dryRun === true)), missing };
+      const run = { captureSql: options.dryRun === true, around: options.around ?? enforcement(sorted, settings, options) };
+      const outcome = { ...(await applySteps(session, adapter, settings, state, steps, logger, run)), missing };
       if (options.dryRun) throw new DryRunComplete(outcome);
       return outcome;
     });
@@ -156,6 +168,14 @@ async function execute(
     return { from: outcome.from, to: outcome.from, planned: outcome.to, applied: outcome.applied, dryRun: true, ...(missing.length ? { missing } : {}) };
   }
   return finished(outcome.from, outcome.to, outcome.applied, outcome.missing, sorted, logger);
+}
+
+/** With `enforceAdditive`: a guard that rolls back a migration breaking the additive-only rule. */
+function enforcement(sorted: readonly Migration[], settings: SettingsOptions, options: RunOptions): StepWrapper | undefined {
+  if (!options.enforceAdditive) return undefined;
+  return additiveGuard(sorted, settings, (violations) => {
+    if (violations.length > 0) throw new AdditiveViolationError(violations);
+  });
 }
 
 /** A dry run rolls everything back, so it cannot include a step that runs outside a transaction. */
@@ -214,7 +234,7 @@ async function applySteps(
   state: State,
   steps: readonly Step[],
   logger: Logger,
-  captureSql: boolean,
+  run: StepRun,
 ): Promise<Omit<Outcome, 'missing'>> {
   const applied: AppliedMigration[] = [];
   const appliedVersions = new Set(state.applied.keys());
@@ -226,7 +246,7 @@ async function applySteps(
     const started = performance.now();
     let sql: string[] | undefined;
     try {
-      sql = await applyOne(session, adapter, settings, step, next, captureSql);
+      sql = await applyOne(session, adapter, settings, step, next, run);
     } catch (cause) {
       const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
       if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, version, settings));
@@ -242,6 +262,12 @@ async function applySteps(
   return { from: state.version, to: version, applied };
 }
 
+interface StepRun {
+  /** Return the SQL each migration ran (dry runs). */
+  readonly captureSql: boolean;
+  readonly around?: StepWrapper;
+}
+
 /**
  * Runs one step and moves db_version, with its history row, atomically where the engine allows.
  * With `captureSql`, returns the statements the migration itself ran.
@@ -252,7 +278,7 @@ async function applyOne(
   settings: SettingsOptions,
   { migration, direction }: Step,
   nextVersion: string,
-  captureSql: boolean,
+  { captureSql, around }: StepRun,
 ): Promise<string[] | undefined> {
   const startedAt = new Date();
   const finish = async (trx: Knex.Transaction) => {
@@ -263,8 +289,10 @@ async function applyOne(
   const body = direction === 'up' ? migration.up : (migration.down as NonNullable<Migration['down']>);
   const run = async (q: Knex | Knex.Transaction) => {
     // Without a transaction the migration receives the knex instance; typed as a transaction for one signature.
-    if (!captureSql) return void (await body.call(migration, q as Knex.Transaction));
-    return captureQueries(q, () => body.call(migration, q as Knex.Transaction));
+    const call = () => body.call(migration, q as Knex.Transaction);
+    const wrapped = around ? () => around(q, migration, call) : call;
+    if (!captureSql) return void (await wrapped());
+    return captureQueries(q, wrapped);
   };
   if (migration.transaction === false) {
     const sql = await session.withoutTransaction(run);

@@ -50,3 +50,9 @@ export interface MigrationReport {
 
 /** A knex instance or a transaction: anything that can run queries. */
 export type Queryable = Knex | Knex.Transaction;
+
+/**
+ * Wraps each migration body inside its transaction: the additive-only guard snapshots the schema
+ * before and after through it; throwing rolls the migration back.
+ */
+export type StepWrapper = (q: Queryable, migration: Migration, body: () => Promise<void>) => Promise<void>;
