@@ -1,5 +1,6 @@
 /**
- * The migration CLI: `npx ts-node scripts/migrate.ts [latest|status|seed|repair] [--env NAME] [--to VERSION] [--verbose] [--help]`.
+ * The migration CLI: `npx ts-node scripts/migrate.ts [command [ARG]] [--env NAME] [--to VERSION] [--dry-run] [--json] [--verbose] [--help]`,
+ * commands latest, down, to, status, validate, snapshot, lint, repair, seed.
  * The library returns data; only this file prints. Every line goes through redact(), so a
  * connection string's password never reaches the terminal or a CI log.
  * Exit codes: 0 done, 1 the command failed, 2 bad usage.
@@ -11,73 +12,161 @@ import knexConfig from '../knexfile';
 import { createKnex } from '../lib/bootstrap';
 import { MigrationError, redact } from '../lib/errors';
 import { repairDatabase } from '../lib/repair';
-import { runMigrations } from '../lib/runner';
+import { checkAdditive } from '../lib/check';
+import { migrateTo, rollback, runMigrations, type RunOptions } from '../lib/runner';
+import { formatDiff, validateSchema, writeExpectedSnapshot } from '../lib/snapshot';
 import { migrationStatus } from '../lib/status';
 import type { Logger, MigrationReport } from '../lib/types';
+import { validateDatabase } from '../lib/validate';
+
+/** What a command produced: a JSON document for --json, lines of text otherwise, and its exit code. */
+interface Output {
+  readonly json: unknown;
+  readonly text: readonly string[];
+  /** 1 when the command found problems (validate, lint), without an error being thrown. */
+  readonly exitCode?: number;
+}
 
 interface Command {
   readonly summary: string;
-  run(db: Knex, invocation: Invocation): Promise<void>;
+  /** Name of the one positional argument after the command, if it takes one. */
+  readonly argument?: string;
+  run(db: Knex, invocation: Invocation): Promise<Output>;
 }
 
 const COMMANDS: Record<string, Command> = {
   latest: {
-    summary: 'apply every pending migration (the default)',
-    run: async (db) => printReport(await migrate(db)),
+    summary: 'apply every pending migration (the default); --dry-run prints the SQL and changes nothing',
+    run: async (db, inv) => reportOutput(await runMigrations(db, undefined, runOptions(inv))),
+  },
+  down: {
+    summary: 'roll back to --to VERSION: run down of each newer migration, newest first',
+    run: async (db, inv) => reportOutput(await rollback(db, { ...runOptions(inv), to: inv.to as string })),
+  },
+  to: {
+    summary: 'migrate up or down to VERSION',
+    argument: 'VERSION',
+    run: async (db, inv) => reportOutput(await migrateTo(db, inv.argument as string, runOptions(inv))),
   },
   status: {
     summary: "show the database's version, the code's version and each migration (read-only)",
     async run(db) {
       const status = await migrationStatus(db);
-      out(`current version  ${status.current}`);
-      out(`target version   ${status.target}`);
-      for (const m of status.migrations) out(`  ${m.state.padEnd(7)}  ${m.version}  ${m.description}`);
       const pending = status.migrations.filter((m) => m.state === 'pending').length;
-      out(pending > 0 ? `${pending} pending: run \`latest\` to apply` : 'nothing pending');
+      return {
+        json: status,
+        text: [
+          `current version  ${status.current}`,
+          `target version   ${status.target}`,
+          ...status.migrations.map((m) => `  ${m.state.padEnd(7)}  ${m.version}  ${m.description}`),
+          pending > 0 ? `${pending} pending: run \`latest\` to apply` : 'nothing pending',
+        ],
+      };
+    },
+  },
+  validate: {
+    summary: 'compare history and schema with the code and migrations/snapshots (read-only); exit 1 on problems',
+    async run(db) {
+      const history = await validateDatabase(db);
+      const schema = await validateSchema(db);
+      const ok = history.ok && schema.differences.length === 0;
+      return {
+        json: { ok, version: history.version, problems: history.problems, drift: schema.differences, snapshot: schema.path },
+        text: [
+          ...history.problems.map((p) => `${p.kind.padEnd(11)}  ${p.message}`),
+          ...(schema.differences.length > 0
+            ? [`schema differs from ${path.relative(process.cwd(), schema.path)}:`, ...formatDiff(schema.differences).split('\n').map((l) => `  ${l}`)]
+            : []),
+          ok ? `ok: database at ${history.version} matches the code and its snapshot` : 'validation failed',
+        ],
+        exitCode: ok ? 0 : 1,
+      };
+    },
+  },
+  snapshot: {
+    summary: "write the database's schema to migrations/snapshots/<engine>.json (after migrating)",
+    async run(db, inv) {
+      const report = await runMigrations(db, undefined, runOptions(inv));
+      const { path: file, snapshot } = await writeExpectedSnapshot(db);
+      return {
+        json: { version: report.to, path: file, tables: snapshot.tables.length },
+        text: [...reportOutput(report).text, `wrote ${path.relative(process.cwd(), file)} (${snapshot.tables.length} tables)`],
+      };
+    },
+  },
+  lint: {
+    summary: 'check pending minor/patch migrations are additive (run and rolled back); exit 1 on violations',
+    async run(db, inv) {
+      const report = await checkAdditive(db, undefined, runOptions(inv));
+      return {
+        json: report,
+        text: [
+          ...report.checked.map((c) => `checked  ${c.version}${c.major ? '  (major: may break compatibility)' : ''}`),
+          ...report.violations.map((v) => `violation  ${v.version} (${v.description}): ${v.rule}: ${v.change}`),
+          report.ok ? `ok: ${report.checked.length} pending migration(s) are additive where they must be` : 'lint failed',
+        ],
+        exitCode: report.ok ? 0 : 1,
+      };
     },
   },
   repair: {
     summary: 'clear the dirty marker after fixing a failed migration by hand (--to VERSION: also set db_version)',
     async run(db, { to }) {
       const report = await repairDatabase(db, { to });
-      out(
-        report.cleared
-          ? `cleared the dirty marker of ${report.cleared.version} (${report.cleared.description}, failed at ${report.cleared.failedAt})`
-          : 'the database was not marked dirty',
-      );
-      out(report.to === report.from ? `db_version stays at ${report.to}` : `db_version set from ${report.from} to ${report.to}`);
+      return {
+        json: report,
+        text: [
+          report.cleared
+            ? `cleared the dirty marker of ${report.cleared.version} (${report.cleared.description}, failed at ${report.cleared.failedAt})`
+            : 'the database was not marked dirty',
+          report.to === report.from ? `db_version stays at ${report.to}` : `db_version set from ${report.from} to ${report.to}`,
+        ],
+      };
     },
   },
   seed: {
     summary: 'migrate to latest, then run the seed files of the environment',
-    async run(db) {
-      printReport(await migrate(db));
+    async run(db, inv) {
+      const migrated = reportOutput(await runMigrations(db, undefined, runOptions(inv)));
       const [files] = await db.seed.run();
-      for (const file of files) out(`seeded ${path.relative(process.cwd(), file)}`);
-      if (files.length === 0) out('no seed files found');
+      const seeded = files.map((file) => path.relative(process.cwd(), file));
+      return {
+        json: { migration: migrated.json, seeded },
+        text: [...migrated.text, ...seeded.map((f) => `seeded ${f}`), ...(seeded.length === 0 ? ['no seed files found'] : [])],
+      };
     },
   },
 };
 
 const DEFAULT_COMMAND = 'latest';
+const DRY_RUN_COMMANDS = ['latest', 'down', 'to'];
 const DEFAULT_ENV = 'development';
 
 /** The runner's own progress lines are silenced (we print its report); warnings go to stderr. */
 const logger: Logger = { info: () => undefined, warn: (message) => err(`warning: ${message}`) };
 
-function migrate(db: Knex): Promise<MigrationReport> {
-  return runMigrations(db, undefined, { logger });
+function runOptions(inv: Invocation): RunOptions {
+  return { logger, dryRun: inv.dryRun, allowOutOfOrder: inv.allowOutOfOrder, ignoreChecksums: inv.ignoreChecksums };
 }
 
-function printReport(report: MigrationReport): void {
-  for (const a of report.applied) out(`applied ${a.version}  ${a.description}  (${a.durationMs} ms)`);
-  out(report.applied.length > 0 ? `database is at ${report.to}` : `database is up to date at ${report.to}`);
+function reportOutput(report: MigrationReport): Output {
+  const lines: string[] = [];
+  for (const a of report.applied) {
+    lines.push(`${a.direction === 'down' ? 'rolled back' : 'applied'} ${a.version}  ${a.description}  (${a.durationMs} ms)`);
+    for (const statement of a.sql ?? []) lines.push(`    ${oneLine(statement)};`);
+  }
+  if (report.dryRun) {
+    lines.push(`dry run: would go from ${report.from} to ${report.planned}; nothing was changed`);
+  } else {
+    lines.push(report.applied.length > 0 ? `database is at ${report.to}` : `database is up to date at ${report.to}`);
+  }
+  return { json: report, text: lines };
 }
 
 function usage(): string {
-  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const commands = Object.entries(COMMANDS).map(([name, c]) => `  ${`${name} ${c.argument ?? ''}`.padEnd(12)} ${c.summary}`);
   return [
-    'Usage: npx ts-node scripts/migrate.ts [command] [--env NAME] [--to VERSION] [--verbose] [--help]',
+    'Usage: npx ts-node scripts/migrate.ts [command [ARG]] [--env NAME] [--to VERSION] [--dry-run] [--json] [--verbose] [--help]',
     '',
     'Commands:',
     ...commands,
@@ -85,7 +174,11 @@ function usage(): string {
     'Options:',
     `  --env NAME    knexfile environment: ${Object.keys(knexConfig).join(', ')}`,
     `                (default: NODE_ENV when it names one, else ${DEFAULT_ENV}; production reads DATABASE_URL)`,
-    '  --to VERSION  with repair: the version db_version should hold',
+    '  --to VERSION  down: the version to roll back to; repair: the version db_version should hold',
+    '  --dry-run     latest, down, to: run in a transaction that is rolled back, print the SQL',
+    '  --json        print one JSON document on stdout (errors too: {"ok": false, "error": {...}})',
+    '  --allow-out-of-order  apply registered versions below db_version that never ran (late hotfixes)',
+    '  --ignore-checksums    run even if an applied migration changed since it ran',
     "  --verbose     print the stack trace of an error, and knex's own warnings",
     '  --help        show this help',
     '',
@@ -100,7 +193,13 @@ interface Invocation {
   readonly env: string;
   readonly verbose: boolean;
   readonly help: boolean;
+  readonly json: boolean;
+  readonly dryRun: boolean;
+  readonly allowOutOfOrder: boolean;
+  readonly ignoreChecksums: boolean;
   readonly to?: string;
+  /** The command's positional argument (e.g. the VERSION of `to`). */
+  readonly argument?: string;
 }
 
 function parseArgv(argv: string[]) {
@@ -111,6 +210,10 @@ function parseArgv(argv: string[]) {
       options: {
         env: { type: 'string' },
         to: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        'allow-out-of-order': { type: 'boolean', default: false },
+        'ignore-checksums': { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -123,21 +226,32 @@ function parseArgv(argv: string[]) {
 
 function parseInvocation(argv: string[], nodeEnv: string | undefined): Invocation {
   const { values, positionals } = parseArgv(argv);
-  const help = values.help === true;
-  const verbose = values.verbose === true;
-  if (help) return { command: DEFAULT_COMMAND, env: DEFAULT_ENV, verbose, help };
+  const flags = {
+    help: values.help === true,
+    verbose: values.verbose === true,
+    json: values.json === true,
+    dryRun: values['dry-run'] === true,
+    allowOutOfOrder: values['allow-out-of-order'] === true,
+    ignoreChecksums: values['ignore-checksums'] === true,
+  };
+  if (flags.help) return { command: DEFAULT_COMMAND, env: DEFAULT_ENV, ...flags };
 
-  if (positionals.length > 1) throw new UsageError(`expected one command, got ${positionals.length}: ${positionals.join(' ')}`);
   const command = positionals[0] ?? DEFAULT_COMMAND;
   if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command "${command}"`);
+  const wanted = COMMANDS[command].argument;
+  const argument = positionals[1];
+  if (positionals.length > (wanted ? 2 : 1)) throw new UsageError(`too many arguments: ${positionals.join(' ')}`);
+  if (wanted && argument === undefined) throw new UsageError(`${command} needs ${wanted}`);
 
   if (values.env === '') throw new UsageError('--env needs an environment name');
   const env = values.env ?? (nodeEnv !== undefined && Object.hasOwn(knexConfig, nodeEnv) ? nodeEnv : DEFAULT_ENV);
   if (!Object.hasOwn(knexConfig, env)) {
     throw new UsageError(`unknown environment "${env}" (knexfile has: ${Object.keys(knexConfig).join(', ')})`);
   }
-  if (values.to !== undefined && command !== 'repair') throw new UsageError('--to goes with the repair command');
-  return { command, env, verbose, help, to: values.to };
+  if (values.to !== undefined && command !== 'repair' && command !== 'down') throw new UsageError('--to goes with down or repair');
+  if (command === 'down' && values.to === undefined) throw new UsageError('down needs --to VERSION');
+  if (flags.dryRun && !DRY_RUN_COMMANDS.includes(command)) throw new UsageError(`--dry-run goes with ${DRY_RUN_COMMANDS.join(', ')}`);
+  return { command, env, ...flags, to: values.to, argument };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -159,16 +273,25 @@ async function main(argv: string[]): Promise<number> {
   try {
     // Reading the config can fail on its own (production: DATABASE_URL missing or unsupported).
     const db = createKnex({ ...knexConfig[invocation.env], log: knexLog(invocation.verbose) });
+    let output: Output;
     try {
-      await COMMANDS[invocation.command].run(db, invocation);
+      output = await COMMANDS[invocation.command].run(db, invocation);
     } finally {
       await db.destroy();
     }
-    return 0;
+    if (invocation.json) out(JSON.stringify(output.json));
+    else for (const line of output.text) out(line);
+    return output.exitCode ?? 0;
   } catch (e) {
+    if (invocation.json) out(JSON.stringify({ ok: false, error: errorJson(e) }));
     reportError(e, invocation.verbose);
     return 1;
   }
+}
+
+function errorJson(e: unknown): { code?: string; name: string; message: string } {
+  const message = oneLine(e instanceof Error ? e.message : String(e));
+  return { ...(e instanceof MigrationError ? { code: e.code } : {}), name: e instanceof Error ? e.name : 'Error', message };
 }
 
 /** One line (`error [CODE]: message`), then with --verbose the stack and the cause's stack. */
