@@ -1,6 +1,6 @@
 /**
  * The migration CLI: `npx ts-node scripts/migrate.ts [command [ARG]] [--env NAME] [--to VERSION] [--dry-run] [--json] [--verbose] [--help]`,
- * commands latest, down, to, status, validate, snapshot, lint, repair, seed.
+ * commands latest, down, to, status, validate, snapshot, lint, repair, seed, make.
  * The library returns data; only this file prints. Every line goes through redact(), so a
  * connection string's password never reaches the terminal or a CI log.
  * Exit codes: 0 done, 1 the command failed, 2 bad usage.
@@ -31,6 +31,9 @@ interface Command {
   readonly summary: string;
   /** Name of the one positional argument after the command, if it takes one. */
   readonly argument?: string;
+  /** True for commands that never touch the database (make): no connection is opened. */
+  readonly offline?: boolean;
+  /** `db` is undefined for offline commands. */
   run(db: Knex, invocation: Invocation): Promise<Output>;
 }
 
@@ -136,6 +139,20 @@ const COMMANDS: Record<string, Command> = {
       };
     },
   },
+  make: {
+    summary: 'write migrations/v<version>_<slug>.ts described by TEXT and register it (default: next minor)',
+    argument: 'TEXT',
+    offline: true,
+    // Only writes files. KSM_MIGRATIONS_DIR points it at another migrations/ (tests); loaded on demand
+    // since the generator pulls in the TypeScript parser.
+    async run(_db, inv) {
+      const { makeMigration } = await import('../lib/generator');
+      const dir = process.env.KSM_MIGRATIONS_DIR || path.join(__dirname, '..', 'migrations');
+      const made = await makeMigration({ description: inv.argument as string, bump: inv.bump, version: inv.version, force: inv.force, migrationsDir: dir });
+      const show = (file: string) => path.relative(process.cwd(), file);
+      return { json: made, text: [`created ${show(made.file)} (${made.version})`, `registered in ${show(path.join(dir, 'index.ts'))}`] };
+    },
+  },
 };
 
 const DEFAULT_COMMAND = 'latest';
@@ -179,6 +196,8 @@ function usage(): string {
     '  --json        print one JSON document on stdout (errors too: {"ok": false, "error": {...}})',
     '  --allow-out-of-order  apply registered versions below db_version that never ran (late hotfixes)',
     '  --ignore-checksums    run even if an applied migration changed since it ran',
+    '  --major, --minor, --patch  make: the part of the newest version to bump (default --minor)',
+    '  --version X.Y.Z  make: this version instead; --force: even when not above the newest',
     "  --verbose     print the stack trace of an error, and knex's own warnings",
     '  --help        show this help',
     '',
@@ -200,6 +219,10 @@ interface Invocation {
   readonly to?: string;
   /** The command's positional argument (e.g. the VERSION of `to`). */
   readonly argument?: string;
+  /** make: --major/--minor/--patch, --version, --force. */
+  readonly bump?: 'major' | 'minor' | 'patch';
+  readonly version?: string;
+  readonly force?: boolean;
 }
 
 function parseArgv(argv: string[]) {
@@ -214,6 +237,11 @@ function parseArgv(argv: string[]) {
         'dry-run': { type: 'boolean', default: false },
         'allow-out-of-order': { type: 'boolean', default: false },
         'ignore-checksums': { type: 'boolean', default: false },
+        major: { type: 'boolean' },
+        minor: { type: 'boolean' },
+        patch: { type: 'boolean' },
+        version: { type: 'string' },
+        force: { type: 'boolean' },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -251,7 +279,12 @@ function parseInvocation(argv: string[], nodeEnv: string | undefined): Invocatio
   if (values.to !== undefined && command !== 'repair' && command !== 'down') throw new UsageError('--to goes with down or repair');
   if (command === 'down' && values.to === undefined) throw new UsageError('down needs --to VERSION');
   if (flags.dryRun && !DRY_RUN_COMMANDS.includes(command)) throw new UsageError(`--dry-run goes with ${DRY_RUN_COMMANDS.join(', ')}`);
-  return { command, env, ...flags, to: values.to, argument };
+  const makeOnly = (['major', 'minor', 'patch', 'version', 'force'] as const).filter((o) => values[o] !== undefined);
+  if (command !== 'make' && makeOnly.length > 0) throw new UsageError(`--${makeOnly[0]} goes with make`);
+  const bumps = (['major', 'minor', 'patch'] as const).filter((o) => values[o] === true);
+  if (bumps.length + (values.version === undefined ? 0 : 1) > 1) throw new UsageError('make takes one of --major, --minor, --patch, --version');
+  if (command === 'make' && argument?.trim() === '') throw new UsageError('make needs a non-empty TEXT (the description)');
+  return { command, env, ...flags, to: values.to, argument, bump: bumps[0], version: values.version, force: values.force };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -272,12 +305,13 @@ async function main(argv: string[]): Promise<number> {
 
   try {
     // Reading the config can fail on its own (production: DATABASE_URL missing or unsupported).
-    const db = createKnex({ ...knexConfig[invocation.env], log: knexLog(invocation.verbose) });
+    const command = COMMANDS[invocation.command];
+    const db = command.offline ? undefined : createKnex({ ...knexConfig[invocation.env], log: knexLog(invocation.verbose) });
     let output: Output;
     try {
-      output = await COMMANDS[invocation.command].run(db, invocation);
+      output = await command.run(db as Knex, invocation);
     } finally {
-      await db.destroy();
+      await db?.destroy();
     }
     if (invocation.json) out(JSON.stringify(output.json));
     else for (const line of output.text) out(line);
