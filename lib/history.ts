@@ -6,7 +6,7 @@
 import { createHash } from 'crypto';
 import os from 'os';
 import type { Knex } from 'knex';
-import type { SettingsOptions } from './settings';
+import { bookkeepingTable, schemaBuilder, type SettingsOptions } from './settings';
 import type { Migration, Queryable } from './types';
 
 export const HISTORY_TABLE = 'system_migrations';
@@ -37,11 +37,7 @@ export function checksumOf(migration: Migration): string {
 export const RUN_BY = `${os.hostname()}/${process.pid}`.slice(0, 255);
 
 function historyTable(db: Queryable, options: SettingsOptions): Knex.QueryBuilder {
-  return options.schema ? db(HISTORY_TABLE).withSchema(options.schema) : db(HISTORY_TABLE);
-}
-
-function schemaBuilder(db: Queryable, options: SettingsOptions): Knex.SchemaBuilder {
-  return options.schema ? db.schema.withSchema(options.schema) : db.schema;
+  return bookkeepingTable(db, HISTORY_TABLE, options);
 }
 
 /** Creates the history table if it is missing. Returns true when it was created just now. */

@@ -20,13 +20,19 @@ export interface SettingsOptions {
   readonly schema?: string;
 }
 
-/** The settings table, qualified by the schema when one is given. */
-export function settingsTable(db: Queryable, options: SettingsOptions = {}): Knex.QueryBuilder {
-  return options.schema ? db(SETTINGS_TABLE).withSchema(options.schema) : db(SETTINGS_TABLE);
+/** A bookkeeping table, qualified by the settings schema when one is given. */
+export function bookkeepingTable(db: Queryable, table: string, options: SettingsOptions = {}): Knex.QueryBuilder {
+  return options.schema ? db(table).withSchema(options.schema) : db(table);
 }
 
-function schemaBuilder(db: Queryable, options: SettingsOptions): Knex.SchemaBuilder {
+/** The schema builder for the settings schema (or the search path's). */
+export function schemaBuilder(db: Queryable, options: SettingsOptions = {}): Knex.SchemaBuilder {
   return options.schema ? db.schema.withSchema(options.schema) : db.schema;
+}
+
+/** The settings table, qualified by the schema when one is given. */
+export function settingsTable(db: Queryable, options: SettingsOptions = {}): Knex.QueryBuilder {
+  return bookkeepingTable(db, SETTINGS_TABLE, options);
 }
 
 /**

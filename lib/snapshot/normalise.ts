@@ -28,19 +28,6 @@ export function matchingParen(tokens: readonly Token[], open: number): number {
   return -1;
 }
 
-/** Splits tokens at commas outside parentheses. */
-export function splitTopLevel(tokens: readonly Token[]): Token[][] {
-  const parts: Token[][] = [[]];
-  let depth = 0;
-  for (const t of tokens) {
-    if (isPunct(t, '(')) depth++;
-    else if (isPunct(t, ')')) depth--;
-    if (depth === 0 && isPunct(t, ',')) parts.push([]);
-    else parts[parts.length - 1].push(t);
-  }
-  return parts;
-}
-
 function renderToken(t: Token): string {
   if (t.kind === 'word') return t.text.toLowerCase();
   if (t.kind === 'quoted' && t.text[0] !== '[') {

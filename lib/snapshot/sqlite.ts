@@ -5,7 +5,8 @@
  * CREATE statements, read with the tokenizer that rebuildTable uses.
  */
 import { identValue, parseCreateTable, sameIdent, significant, tokenize, type ParsedTable, type Token } from '../sqlite/ddl';
-import { canonicalDefault, canonicalSql, canonicalType, matchingParen, referentialAction, splitTopLevel } from './normalise';
+import { splitTopLevel } from '../sqlite/ddl';
+import { canonicalDefault, canonicalSql, canonicalType, matchingParen, referentialAction } from './normalise';
 import type { CheckSnapshot, ColumnSnapshot, Db, ForeignKeySnapshot, IndexSnapshot, TableSnapshot, UniqueSnapshot } from './types';
 
 interface XInfo { name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }

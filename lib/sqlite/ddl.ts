@@ -101,7 +101,7 @@ function groupEnd(tokens: readonly Token[], open: number): number {
 }
 
 /** Splits tokens at commas that are not inside parentheses. */
-function splitTopLevel(tokens: readonly Token[]): Token[][] {
+export function splitTopLevel(tokens: readonly Token[]): Token[][] {
   const parts: Token[][] = [[]];
   let depth = 0;
   for (const t of tokens) {
