@@ -4,10 +4,10 @@
  * run refuses until `repairDatabase` clears it.
  */
 import { DirtyDatabaseError, describeCause } from './errors';
-import { DB_VERSION_KEY, setSystemSetting, settingsTable, type SettingsOptions } from './settings';
+import { DB_VERSION_KEY, DIRTY_KEY, settingsTable, writeSetting, type SettingsOptions } from './settings';
 import type { Migration, Queryable } from './types';
 
-export const DIRTY_KEY = 'migration_dirty';
+export { DIRTY_KEY };
 
 export interface DirtyState {
   readonly version: string;
@@ -32,7 +32,7 @@ export async function markDirty(
     error: describeCause(cause).slice(0, 2000),
     lastGoodVersion,
   };
-  await setSystemSetting(db, DIRTY_KEY, JSON.stringify(state), options);
+  await writeSetting(db, DIRTY_KEY, JSON.stringify(state), options);
 }
 
 /**

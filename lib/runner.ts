@@ -192,9 +192,9 @@ function assertRollbackable(steps: readonly Step[], adapter: DialectAdapter): vo
 async function readState(db: Knex | Knex.Transaction, settings: SettingsOptions): Promise<State> {
   const { version, dirty } = await readRunnerState(db, settings);
   assertClean(dirty);
-  const history = await selectHistory(db, settings);
   if (version === undefined) throw new Error('db_version is not set yet');
-  return { version: parseStoredVersion(version), applied: appliedFromHistory(history) };
+  const parsed = parseStoredVersion(version);
+  return { version: parsed, applied: appliedFromHistory(await selectHistory(db, settings)) };
 }
 
 function plan(state: State, sorted: readonly Migration[], target: Target, options: RunOptions): { steps: Step[]; missing: Migration[] } {
@@ -337,8 +337,11 @@ async function prepareBookkeeping(
   sorted: readonly Migration[],
 ): Promise<void> {
   await prepareSettings(trx, adapter, settings);
-  if (!(await ensureHistoryTable(trx, settings))) return;
+  // Refuse a dirty, corrupt or too-new database before creating anything (MySQL would commit it).
+  assertClean((await readRunnerState(trx, settings)).dirty);
   const version = await getDatabaseVersion(trx, settings);
+  planFrom(version, sorted);
+  if (!(await ensureHistoryTable(trx, settings))) return;
   const now = new Date();
   for (const m of sorted) {
     if (!isNewer(m.version, version)) await recordHistory(trx, m, 'adopt', now, settings);

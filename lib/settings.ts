@@ -11,6 +11,11 @@ export const SETTINGS_TABLE = 'system_settings';
 export const DB_VERSION_KEY = 'db_version';
 /** The version of a database that has never been migrated. */
 export const INITIAL_VERSION = '0.0.0';
+/** Longest settings key, in characters (the key column is VARCHAR(255) everywhere). */
+export const MAX_KEY_LENGTH = 255;
+/** Keys the module writes itself; setSystemSetting refuses them. */
+export const DIRTY_KEY = 'migration_dirty';
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([DB_VERSION_KEY, DIRTY_KEY]);
 
 export interface SettingsOptions {
   /**
@@ -53,9 +58,14 @@ export async function initializeVersionTracking(db: Queryable, options: Settings
 
 /** CREATE TABLE system_settings, unconditionally (fails if it exists). */
 export async function createSettingsTable(db: Queryable, options: SettingsOptions = {}): Promise<void> {
+  // Loaded on use: the dialect adapters themselves use this module.
+  const { adapterFor } = await import('./dialects');
+  const collation = await adapterFor(db).exactKeyCollation?.(db);
   await schemaBuilder(db, options).createTable(SETTINGS_TABLE, (t) => {
+    if (collation) t.charset('utf8mb4');
     // A bounded string, not TEXT: MySQL cannot index TEXT without a prefix length.
-    t.string('key', 255).notNullable().primary();
+    const key = t.string('key', MAX_KEY_LENGTH).notNullable().primary();
+    if (collation) key.collate(collation);
     t.text('value', 'longtext').notNullable();
     t.timestamp('created_at').defaultTo(db.fn.now());
     t.timestamp('updated_at').defaultTo(db.fn.now());
@@ -92,9 +102,15 @@ export async function setSystemSetting(db: Queryable, key: string, value: string
   if (key === DB_VERSION_KEY) {
     throw new InvalidSettingError(`"${DB_VERSION_KEY}" is reserved: use updateDatabaseVersion() to change it`);
   }
+  if (RESERVED_KEYS.has(key)) throw new InvalidSettingError(`"${key}" is reserved for the migration runner (see repairDatabase)`);
   if (typeof value !== 'string') {
     throw new InvalidSettingError(`setting "${key}": value must be a string, got ${typeof value}`);
   }
+  await writeSetting(db, key, value, options);
+}
+
+/** Upsert without the reserved-key rule: for the runner's own keys. */
+export async function writeSetting(db: Queryable, key: string, value: string, options: SettingsOptions = {}): Promise<void> {
   await upsert(db, key, value, options);
 }
 
@@ -121,5 +137,9 @@ async function upsert(db: Queryable, key: string, value: string, options: Settin
 function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidSettingError(`setting key must be a non-empty string, got ${showValue(key)}`);
+  }
+  // Counted in code points, as the engines count characters.
+  if ([...key].length > MAX_KEY_LENGTH) {
+    throw new InvalidSettingError(`setting key ${showValue(key, 40)} is longer than ${MAX_KEY_LENGTH} characters`);
   }
 }

@@ -38,6 +38,12 @@ export const mysqlAdapter: DialectAdapter = {
   },
 
 
+  // The server default (e.g. utf8mb4_general_ci) makes 'a', 'A', 'ä' and 'a ' one key.
+  async exactKeyCollation(db: Knex | Knex.Transaction): Promise<string> {
+    const [[{ version }]] = (await db.raw('SELECT VERSION() AS version')) as [{ version: string }[]];
+    return /mariadb/i.test(version) ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+  },
+
   async verifyMigration(): Promise<void> {
     // Constraints are enforced as statements run; nothing is deferred to check here.
   },

@@ -41,6 +41,11 @@ export interface DialectAdapter {
    * A lock held by a process that dies is released by the engine with its connection.
    */
   withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T>;
+  /**
+   * A collation under which distinct strings stay distinct (case, accents, trailing spaces), for the
+   * settings key; absent where the default already is (SQLite, PostgreSQL).
+   */
+  exactKeyCollation?(db: Knex | Knex.Transaction): Promise<string>;
   /** Runs inside each migration's transaction, after `up`, before it commits. */
   verifyMigration(trx: Knex.Transaction, context: string): Promise<void>;
 }
