@@ -97,7 +97,7 @@ async function main(): Promise<void> {
       dialects: args.dialects,
       waitQuietMs: args.waitQuiet ? 120_000 : 0,
       waits: new Map(),
-      cpu: { others: 0, total: 0 },
+      cpu: { others: 0, dbServers: 0, total: 0 },
       progress: (m) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${m}\n`),
     };
     const machine = await describeMachine();
@@ -114,8 +114,7 @@ async function main(): Promise<void> {
     for (const name of args.scenarios) {
       const tables = await SCENARIOS[name](ctx);
       const other = interferenceNote(ctx.cpu);
-      ctx.cpu.others = 0;
-      ctx.cpu.total = 0;
+      Object.assign(ctx.cpu, { others: 0, dbServers: 0, total: 0 });
       const waited = [...ctx.waits.values()].reduce((a, w) => ({ waitedMs: a.waitedMs + w.waitedMs, notQuiet: a.notQuiet + w.notQuiet }), { waitedMs: 0, notQuiet: 0 });
       ctx.waits.clear();
       for (const table of tables) {

@@ -3,7 +3,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { Children } from './child';
-import { cpuSample, othersBetween, waitForQuiet } from './interference';
+import { cpuSample, othersBetween, waitForQuiet, type CpuUse } from './interference';
 
 export interface BenchContext {
   readonly quick: boolean;
@@ -22,7 +22,7 @@ export interface BenchContext {
   /** What the waits added up to, per scenario label (for the notes). */
   readonly waits: Map<string, { waitedMs: number; notQuiet: number }>;
   /** CPU ticks other processes used during measured rounds (warm-ups included), and the total. */
-  readonly cpu: { others: number; total: number };
+  readonly cpu: CpuUse;
   progress(message: string): void;
 }
 
@@ -62,6 +62,7 @@ export async function rounds<C>(
     const used = othersBetween(before, cpuSample());
     if (used) {
       ctx.cpu.others += used.others;
+      ctx.cpu.dbServers += used.dbServers;
       ctx.cpu.total += used.total;
     }
   }

@@ -12,6 +12,28 @@ export interface Sample {
   readonly machineBusy: number;
   readonly machineTotal: number;
   readonly ours: number;
+  /** CPU of PostgreSQL and MariaDB/MySQL server processes (serving our race children, or others). */
+  readonly dbServers: number;
+}
+
+const DB_SERVERS = new Set(['postgres', 'mariadbd', 'mysqld']);
+
+/** utime+stime of every database server process (ticks). */
+function dbServerTicks(): number {
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!DB_SERVERS.has(comm)) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      ticks += fields[11] + fields[12];
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks;
 }
 
 export function cpuSample(): Sample | undefined {
@@ -24,26 +46,43 @@ export function cpuSample(): Sample | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
     // after "pid (comm) ": state is fields[0], so utime stime cutime cstime are fields[11..14]
     const ours = fields[11] + fields[12] + fields[13] + fields[14];
-    return { machineBusy: busy, machineTotal: total, ours };
+    return { machineBusy: busy, machineTotal: total, ours, dbServers: dbServerTicks() };
   } catch {
     return undefined;
   }
 }
 
-/** CPU ticks (all processors) that other processes used between two samples, and the total. */
-export function othersBetween(a: Sample | undefined, b: Sample | undefined): { others: number; total: number } | undefined {
-  if (!a || !b) return undefined;
-  return { others: Math.max(0, b.machineBusy - a.machineBusy - (b.ours - a.ours)), total: b.machineTotal - a.machineTotal };
+export interface CpuUse {
+  /** Ticks used by processes outside this benchmark's tree, database servers excluded. */
+  others: number;
+  /** Ticks used by database server processes. */
+  dbServers: number;
+  total: number;
 }
 
-/** The note under a table: how busy other processes kept the machine while its rounds ran. */
-export function interferenceNote(acc: { others: number; total: number }): { share: number | null; text: string } {
+/** CPU ticks (all processors) that other processes used between two samples, and the total. */
+export function othersBetween(a: Sample | undefined, b: Sample | undefined): CpuUse | undefined {
+  if (!a || !b) return undefined;
+  const dbServers = b.dbServers - a.dbServers;
+  return {
+    others: Math.max(0, b.machineBusy - a.machineBusy - (b.ours - a.ours) - dbServers),
+    dbServers,
+    total: b.machineTotal - a.machineTotal,
+  };
+}
+
+/**
+ * The note under a table: how busy other processes kept the machine while its rounds ran. Database
+ * servers are reported apart: in the race they serve our own children.
+ */
+export function interferenceNote(acc: CpuUse): { share: number | null; text: string } {
   if (acc.total <= 0) return { share: null, text: `other processes' CPU use unknown (no /proc/stat); load average ${os.loadavg()[0].toFixed(2)}` };
   const share = acc.others / acc.total;
   return {
     share,
     text:
       `other processes used ${(share * 100).toFixed(1)}% of the machine's CPU while the runs of this scenario were measured` +
+      ` (database servers, not included: ${((acc.dbServers / acc.total) * 100).toFixed(1)}%)` +
       (share > 0.1 ? ' — WARNING: the machine was busy with other work, numbers may be inflated' : ''),
   };
 }
