@@ -199,6 +199,8 @@ export async function raceScenario(ctx: BenchContext): Promise<Table[]> {
     };
     const failures: string[] = [];
     const appliers: number[] = [];
+    const loserStatements: number[] = [];
+    const winnerStatements: number[] = [];
     const cpu = new Map<string, number[]>();
     type Variant = { id: string; processes: number; databases: number };
     const variants: Variant[] = [
@@ -221,7 +223,10 @@ export async function raceScenario(ctx: BenchContext): Promise<Table[]> {
         if (v.id === 'all') {
           rowById(table, 'first').samples.push(run.firstMs);
           appliers.push(run.outputs.filter((o) => o.applied.length > 0).length);
+          loserStatements.push(...run.outputs.filter((o) => o.applied.length === 0).map((o) => o.statements));
+          winnerStatements.push(...run.outputs.filter((o) => o.applied.length > 0).map((o) => o.statements));
         }
+        if (v.id === 'single') winnerStatements.push(...run.outputs.map((o) => o.statements));
         rowById(table, v.id).details?.push({
           readyMs: run.outputs.map((o) => o.readyAt - Math.min(...run.outputs.map((x) => x.goAt))),
           cpuMs: run.outputs.map((o) => o.cpuMs),
@@ -238,6 +243,8 @@ export async function raceScenario(ctx: BenchContext): Promise<Table[]> {
       rowById(table, id).extras['CPU ms, all processes'] = c.length > 0 ? ((median(c) * c.length) / ctx.runs).toFixed(0) : '';
     }
     rowById(table, 'all').extras['processes that applied'] = [...new Set(appliers)].join('/');
+    rowById(table, 'all').extras['statements: applier / each other'] = `${median(winnerStatements)} / ${median(loserStatements)}`;
+    rowById(table, 'single').extras['statements: applier / each other'] = `${median(winnerStatements)}`;
     const r = ratio(table, 'all', 'single');
     table.targets.push({ rowId: 'all', text: `all ${PROCESSES} ready ≤2× single`, met: r <= 2, detail: `${r.toFixed(2)}× one process alone${ctx.quick ? '' : `; ${ratio(table, 'all', 'separate').toFixed(2)}× the no-lock control`}` });
     table.targets.push({

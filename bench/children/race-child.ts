@@ -32,6 +32,8 @@ main(module, async () => {
   // The instance (and with it the driver module knex requires lazily) exists before "go"; knex
   // connects on first use, so connecting is part of the race.
   const db = createKnex(configFromUrl(p.url));
+  let statements = 0;
+  db.on('query', () => statements++);
   const go = waitForGo();
   process.stdout.write(`${LOADED}\n`);
   const goAt = await go;
@@ -41,7 +43,7 @@ main(module, async () => {
     const readyAt = now();
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000;
-    const out: RaceOutput = { pid: process.pid, goAt, readyAt, cpuMs, applied: report.applied.map((a) => a.version), to: report.to };
+    const out: RaceOutput = { pid: process.pid, goAt, readyAt, cpuMs, statements, applied: report.applied.map((a) => a.version), to: report.to };
     emit(out);
   } finally {
     await db.destroy();

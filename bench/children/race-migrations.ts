@@ -17,6 +17,8 @@ export interface RaceOutput {
   readonly readyAt: number;
   /** CPU time (user + system) this process used between "go" and ready, ms. */
   readonly cpuMs: number;
+  /** SQL statements this process issued (knex's query event). */
+  readonly statements: number;
   readonly applied: string[];
   readonly to: string;
 }
