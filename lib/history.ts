@@ -65,8 +65,23 @@ export async function recordHistory(
   startedAt: Date,
   options: SettingsOptions = {},
 ): Promise<void> {
-  const finishedAt = new Date();
-  await historyTable(db, options).insert({
+  await recordHistoryRows(db, [{ migration, direction, startedAt, finishedAt: new Date() }], options);
+}
+
+/** One history row to write: what ran, which way, and when. */
+export interface HistoryEntry {
+  readonly migration: Migration;
+  readonly direction: Direction;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+}
+
+/** Rows per INSERT: well under SQLite's bound-parameter and compound-SELECT limits. */
+const ROWS_PER_INSERT = 100;
+
+/** Writes history rows in order, a few multi-row INSERTs instead of one statement per row. */
+export async function recordHistoryRows(db: Queryable, entries: readonly HistoryEntry[], options: SettingsOptions = {}): Promise<void> {
+  const rows = entries.map(({ migration, direction, startedAt, finishedAt }) => ({
     version: migration.version,
     description: migration.description,
     direction,
@@ -75,7 +90,10 @@ export async function recordHistory(
     finished_at: finishedAt,
     duration_ms: finishedAt.getTime() - startedAt.getTime(),
     run_by: RUN_BY,
-  });
+  }));
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await historyTable(db, options).insert(rows.slice(i, i + ROWS_PER_INSERT));
+  }
 }
 
 /** Every history row, oldest first. An empty list when the table does not exist. */

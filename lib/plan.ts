@@ -29,8 +29,9 @@ export function validateMigrations(migrations: readonly Migration[]): Migration[
     } else if (!isNewer(m.version, INITIAL_VERSION)) {
       problems.push(`${label}: version must be greater than ${INITIAL_VERSION}, the version of an empty database`);
     } else {
-      const twin = [...seen.entries()].find(([v]) => compareVersions(v, m.version) === 0);
-      if (twin) problems.push(`${label}: duplicate version (same precedence as ${twin[0]} at index ${twin[1]})`);
+      // Canonical versions without build metadata have equal precedence only when they are equal strings.
+      const twin = seen.get(m.version);
+      if (twin !== undefined) problems.push(`${label}: duplicate version (same precedence as ${m.version} at index ${twin})`);
       else seen.set(m.version, index);
     }
     if (typeof m.description !== 'string' || m.description.trim() === '') {

@@ -14,8 +14,17 @@
 import type { Knex } from 'knex';
 import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
 import { assertClean, markDirty, readRunnerState } from './dirty';
-import { ChecksumMismatchError, MigrationError, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
-import { appliedFromHistory, checksumOf, ensureHistoryTable, recordHistory, selectHistory, type HistoryRow } from './history';
+import { ChecksumMismatchError, MigrationError, describeCause, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
+import {
+  appliedFromHistory,
+  checksumOf,
+  ensureHistoryTable,
+  recordHistory,
+  recordHistoryRows,
+  selectHistory,
+  type HistoryEntry,
+  type HistoryRow,
+} from './history';
 import { consoleLogger } from './logger';
 import { newestVersion, planDown, planFrom, planUp, validateMigrations } from './plan';
 import {
@@ -55,6 +64,14 @@ export interface RunOptions extends SettingsOptions {
    * The database is left exactly as it was. Needs transactional DDL (SQLite, PostgreSQL).
    */
   readonly dryRun?: boolean;
+  /**
+   * Give each migration its own savepoint from the start. By default (SQLite, PostgreSQL) a batch first
+   * runs in ONE savepoint with the bookkeeping written once at its end; only if a migration fails is
+   * that savepoint rolled back and the batch replayed one savepoint per migration, so the outcome is
+   * the same either way — but the `up` of migrations before the failing one then runs twice. Set this
+   * when `up` has effects outside the database that must not repeat. Default: false.
+   */
+  readonly savepointPerMigration?: boolean;
 }
 
 /** Options the library's own verbs pass to the runner, beyond RunOptions. */
@@ -148,8 +165,12 @@ async function execute(
       if (!options.ignoreChecksums) assertChecksums(state, sorted);
       const { steps, missing } = plan(state, sorted, target, options);
       if (options.dryRun) assertRollbackable(steps, adapter);
-      const run = { captureSql: options.dryRun === true, around: options.around ?? enforcement(sorted, settings, options) };
-      const outcome = { ...(await applySteps(session, adapter, settings, state, steps, logger, run)), missing };
+      const run = {
+        captureSql: options.dryRun === true,
+        around: options.around ?? enforcement(sorted, settings, options),
+        savepointPerMigration: options.savepointPerMigration === true,
+      };
+      const outcome = { ...(await applySteps({ session, adapter, settings, state, steps, logger, run })), missing };
       if (options.dryRun) throw new DryRunComplete(outcome);
       return outcome;
     });
@@ -227,22 +248,116 @@ interface Outcome {
   readonly failed?: { readonly migration: Migration; readonly cause: unknown; readonly dirty: boolean };
 }
 
-async function applySteps(
-  session: LockedSession,
-  adapter: DialectAdapter,
-  settings: SettingsOptions,
-  state: State,
-  steps: readonly Step[],
-  logger: Logger,
-  run: StepRun,
-): Promise<Omit<Outcome, 'missing'>> {
+/** What applying a list of steps needs, under the lock. */
+interface StepContext {
+  readonly session: LockedSession;
+  readonly adapter: DialectAdapter;
+  readonly settings: SettingsOptions;
+  readonly state: State;
+  readonly steps: readonly Step[];
+  readonly logger: Logger;
+  readonly run: StepRun;
+}
+
+async function applySteps(ctx: StepContext): Promise<Omit<Outcome, 'missing'>> {
+  const { adapter, state, steps, logger, run } = ctx;
+  if (canBatch(adapter, steps, run)) {
+    const batch = await applyBatch(ctx);
+    if (batch.ok) {
+      for (const a of batch.applied) logApplied(logger, a);
+      return { from: state.version, to: batch.to, applied: batch.applied };
+    }
+    logger.info(
+      `${batch.failedAt ? `migration ${batch.failedAt.version}` : 'the batch'} failed (${describeCause(batch.cause)}); ` +
+        'batch rolled back, running it again one savepoint per migration',
+    );
+  }
+  return applyOneByOne(ctx);
+}
+
+/**
+ * Batching needs DDL that rolls back (so a failed batch can be undone whole) and plain steps: no
+ * per-step hook, no SQL capture, nothing that must run outside a transaction. One step gains nothing.
+ */
+function canBatch(adapter: DialectAdapter, steps: readonly Step[], run: StepRun): boolean {
+  return (
+    adapter.transactionalDdl &&
+    steps.length > 1 &&
+    !run.savepointPerMigration &&
+    !run.captureSql &&
+    run.around === undefined &&
+    !steps.some((s) => s.migration.transaction === false && adapter.runsOutsideTransactions)
+  );
+}
+
+type BatchResult =
+  | { readonly ok: true; readonly to: string; readonly applied: AppliedMigration[] }
+  | { readonly ok: false; readonly failedAt?: Migration; readonly cause: unknown };
+
+/**
+ * The fast way through a batch: every step in ONE savepoint, then one foreign-key check, one
+ * db_version write and the history rows in a few multi-row INSERTs. Statements per migration drop
+ * from six to about one. Any failure rolls the savepoint back, leaving the database as before the batch.
+ */
+async function applyBatch({ session, adapter, settings, state, steps }: StepContext): Promise<BatchResult> {
+  const entries: HistoryEntry[] = [];
+  const durations: number[] = [];
+  const appliedVersions = new Set(state.applied.keys());
+  let version = state.version;
+  let current: Migration | undefined;
+  try {
+    await session.transaction(async (trx) => {
+      adapter.beforeMigration?.(trx);
+      for (const { migration, direction } of steps) {
+        current = migration;
+        const [startedAt, started] = [new Date(), performance.now()];
+        const body = direction === 'up' ? migration.up : (migration.down as NonNullable<Migration['down']>);
+        await body.call(migration, trx);
+        durations.push(Math.round((performance.now() - started) * 10) / 10);
+        entries.push({ migration, direction, startedAt, finishedAt: new Date() });
+        version = nextVersion(version, appliedVersions, migration, direction);
+        track(appliedVersions, migration, direction);
+      }
+      current = undefined;
+      await adapter.verifyMigration(trx, `Migrations ${steps[0].migration.version}…${steps[steps.length - 1].migration.version}`);
+      await updateDatabaseVersion(trx, version, settings);
+      await recordHistoryRows(trx, entries, settings);
+    });
+  } catch (cause) {
+    return { ok: false, failedAt: current, cause };
+  }
+  const applied = steps.map(({ migration, direction }, i): AppliedMigration => ({
+    version: migration.version,
+    description: migration.description,
+    durationMs: durations[i],
+    direction,
+  }));
+  return { ok: true, to: version, applied };
+}
+
+function logApplied(logger: Logger, a: AppliedMigration): void {
+  logger.info(`${a.direction === 'up' ? 'applied' : 'rolled back'} ${a.version} ${a.description} (${a.durationMs} ms)`);
+}
+
+/** db_version after a step: up never lowers it (an out-of-order hotfix sits below); down lands on the highest version left. */
+function nextVersion(version: string, appliedVersions: ReadonlySet<string>, { version: stepVersion }: Migration, direction: 'up' | 'down'): string {
+  if (direction === 'up') return maxVersion([version, stepVersion]);
+  return maxVersion([...appliedVersions].filter((v) => v !== stepVersion));
+}
+
+function track(appliedVersions: Set<string>, { version }: Migration, direction: 'up' | 'down'): void {
+  if (direction === 'up') appliedVersions.add(version);
+  else appliedVersions.delete(version);
+}
+
+/** Each step in its own savepoint (or transaction), with its db_version update and history row. */
+async function applyOneByOne({ session, adapter, settings, state, steps, logger, run }: StepContext): Promise<Omit<Outcome, 'missing'>> {
   const applied: AppliedMigration[] = [];
   const appliedVersions = new Set(state.applied.keys());
   let version = state.version;
   for (const step of steps) {
     const { migration, direction } = step;
-    // Up never lowers the version (an out-of-order hotfix sits below it); down lands on the highest version left.
-    const next = direction === 'up' ? maxVersion([version, migration.version]) : highestWithout(appliedVersions, migration.version);
+    const next = nextVersion(version, appliedVersions, migration, direction);
     const started = performance.now();
     let sql: string[] | undefined;
     try {
@@ -252,12 +367,12 @@ async function applySteps(
       if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, version, settings));
       return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
     }
-    if (direction === 'up') appliedVersions.add(migration.version);
-    else appliedVersions.delete(migration.version);
+    track(appliedVersions, migration, direction);
     version = next;
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
-    applied.push({ version: migration.version, description: migration.description, durationMs, direction, ...(sql ? { sql } : {}) });
-    logger.info(`${direction === 'up' ? 'applied' : 'rolled back'} ${migration.version} ${migration.description} (${durationMs} ms)`);
+    const done: AppliedMigration = { version: migration.version, description: migration.description, durationMs, direction, ...(sql ? { sql } : {}) };
+    applied.push(done);
+    logApplied(logger, done);
   }
   return { from: state.version, to: version, applied };
 }
@@ -266,6 +381,7 @@ interface StepRun {
   /** Return the SQL each migration ran (dry runs). */
   readonly captureSql: boolean;
   readonly around?: StepWrapper;
+  readonly savepointPerMigration: boolean;
 }
 
 /**
@@ -300,6 +416,7 @@ async function applyOne(
     return sql;
   }
   return session.transaction(async (trx) => {
+    adapter.beforeMigration?.(trx);
     const sql = await run(trx);
     await finish(trx);
     return sql;
@@ -399,9 +516,6 @@ function finished(
 }
 
 function maxVersion(versions: readonly string[]): string {
-  return [...versions].sort(compareVersions).at(-1) ?? INITIAL_VERSION;
+  return versions.reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
 }
 
-function highestWithout(applied: ReadonlySet<string>, removed: string): string {
-  return maxVersion([...applied].filter((v) => v !== removed));
-}

@@ -6,7 +6,8 @@
  * a table rebuild cannot cascade; each migration ends with PRAGMA foreign_key_check instead.
  */
 import type { Knex } from 'knex';
-import { ForeignKeyViolationError, LockTimeoutError } from '../errors';
+import { LockTimeoutError } from '../errors';
+import { assertNoForeignKeyViolations, markForeignKeysCheckedByRunner } from '../sqlite/foreign-key-check';
 import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../settings';
 import { withPinnedConnection, type RawConnection } from './connection';
 import type { DialectAdapter, LockedSession, LockOptions } from './types';
@@ -51,17 +52,14 @@ export const sqliteAdapter: DialectAdapter = {
     });
   },
 
+  beforeMigration(trx: Knex.Transaction): void {
+    markForeignKeysCheckedByRunner(trx);
+  },
 
   async verifyMigration(trx: Knex.Transaction, context: string): Promise<void> {
     await assertNoForeignKeyViolations(trx, context);
   },
 };
-
-/** Throws ForeignKeyViolationError when PRAGMA foreign_key_check reports any row. */
-export async function assertNoForeignKeyViolations(db: Knex | Knex.Transaction, context: string): Promise<void> {
-  const rows = (await db.raw('PRAGMA foreign_key_check')) as { table: string; rowid: number | null; parent: string }[];
-  if (rows.length > 0) throw new ForeignKeyViolationError(rows, context);
-}
 
 /**
  * The first statement of the transaction must be a write, so that it waits for (then holds) the

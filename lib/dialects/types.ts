@@ -46,6 +46,8 @@ export interface DialectAdapter {
    * settings key; absent where the default already is (SQLite, PostgreSQL).
    */
   exactKeyCollation?(db: Knex | Knex.Transaction): Promise<string>;
+  /** Called with the transaction a migration (or a batch of them) is about to receive. */
+  beforeMigration?(trx: Knex.Transaction): void;
   /** Runs inside each migration's transaction, after `up`, before it commits. */
   verifyMigration(trx: Knex.Transaction, context: string): Promise<void>;
 }

@@ -17,11 +17,13 @@
  *       (never the old one first, or children would end up REFERENCES "old_name") with legacy_alter_table ON
  *       so views and triggers naming the missing table do not abort the rename;
  *    e. indexes and triggers are recreated from their saved SQL, views are test-run, and
- *       foreign_key_check runs on the table and its children before COMMIT.
+ *       foreign_key_check runs on the table and its children before COMMIT (inside runMigrations, the runner's
+ *       whole-database check before COMMIT does it, so the children are not scanned twice).
  */
 import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
+import { foreignKeysCheckedByRunner } from './foreign-key-check';
 import {
   columnNames,
   editCreateTable,
@@ -149,7 +151,7 @@ async function rebuildOnOwnConnection(db: Knex, client: KnexClient, table: strin
           throw new RebuildError(table, 'PRAGMA foreign_keys = OFF did not take effect (is this connection inside a transaction?); nothing was changed');
         }
       }
-      return await db.transaction((trx) => rebuildSteps(trx, table, spec, false), { connection: conn });
+      return await db.transaction((trx) => rebuildSteps(trx, table, spec, false, true), { connection: conn });
     } finally {
       if (wasOn) await run('PRAGMA foreign_keys = ON');
     }
@@ -173,8 +175,9 @@ async function rebuildInTransaction(trx: Knex.Transaction, table: string, spec: 
       );
     }
   }
-  // A SAVEPOINT, so a failure rolls back just the rebuild.
-  return trx.transaction((sp) => rebuildSteps(sp, table, spec, fk === 1));
+  // A SAVEPOINT, so a failure rolls back just the rebuild. Inside runMigrations the runner checks
+  // foreign keys over the whole database before committing: checking here too would scan twice.
+  return trx.transaction((sp) => rebuildSteps(sp, table, spec, fk === 1, !foreignKeysCheckedByRunner(trx)));
 }
 
 async function findTable(db: Db, requested: string): Promise<{ name: string; sql: string }> {
@@ -211,7 +214,13 @@ async function foreignKeyViolations(db: Db, table: string): Promise<{ table: str
   return out;
 }
 
-async function rebuildSteps(trx: Knex.Transaction, requested: string, spec: RebuildSpec, foreignKeysOn: boolean): Promise<RebuildResult> {
+async function rebuildSteps(
+  trx: Knex.Transaction,
+  requested: string,
+  spec: RebuildSpec,
+  foreignKeysOn: boolean,
+  checkForeignKeys: boolean,
+): Promise<RebuildResult> {
   const { name: table, sql: originalSql } = await findTable(trx, requested);
   const tmp = `_ksm_rebuild_${randomBytes(6).toString('hex')}`;
   const [{ legacy_alter_table: legacy }] = await query<{ legacy_alter_table: number }>(trx, 'PRAGMA legacy_alter_table');
@@ -281,7 +290,7 @@ async function rebuildSteps(trx: Knex.Transaction, requested: string, spec: Rebu
         throw new RebuildError(table, `view ${q(view.name)} would no longer work (${describeCause(err)}); nothing was changed`, err);
       }
     }
-    await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
+    if (checkForeignKeys) await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
     await step('verify');
     return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
   } catch (err) {

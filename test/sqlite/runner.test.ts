@@ -10,6 +10,7 @@ import {
 } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { runMigrations } from '../../lib/runner';
+import { rebuildTable } from '../../lib/sqlite/rebuild';
 import { getDatabaseVersion, initializeVersionTracking, updateDatabaseVersion } from '../../lib/settings';
 import type { Migration } from '../../lib/types';
 import { fileDb, memoryDb, tempDir } from '../helpers/db';
@@ -82,27 +83,34 @@ describe('runMigrations (SQLite, in memory)', () => {
       };
     }
 
-    it('rolls back its own schema and data, keeps earlier ones, skips later ones, and names itself', async () => {
-      const ran: string[] = [];
-      const list = [...tableMigrations(['0.1.0', '0.2.0', '0.4.0'], ran), failingAt('0.3.0', ran)];
-      const err = await runMigrations(db, list, quiet).catch((e: unknown) => e);
+    for (const { mode, options, calls } of [
+      // The batch runs 0.1.0…0.3.0 in one savepoint, fails, rolls back, and replays one savepoint each.
+      { mode: 'batched (default)', options: quiet, calls: ['0.1.0', '0.2.0', '0.3.0', '0.1.0', '0.2.0', '0.3.0'] },
+      { mode: 'savepointPerMigration', options: { ...quiet, savepointPerMigration: true }, calls: ['0.1.0', '0.2.0', '0.3.0'] },
+    ]) {
+      it(`${mode}: rolls back its own schema and data, keeps earlier ones, skips later ones, and names itself`, async () => {
+        const ran: string[] = [];
+        const list = [...tableMigrations(['0.1.0', '0.2.0', '0.4.0'], ran), failingAt('0.3.0', ran)];
+        const err = await runMigrations(db, list, options).catch((e: unknown) => e);
 
-      expect(err).to.be.instanceOf(MigrationFailedError);
-      const failure = err as MigrationFailedError;
-      expect(failure.code).to.equal('MIGRATION_FAILED');
-      expect(failure.version).to.equal('0.3.0');
-      expect(failure.lastGoodVersion).to.equal('0.2.0');
-      expect(failure.message).to.match(/^Migration 0\.3\.0 \(half-done change\) failed: .*no such table: no_such_table/);
-      expect(failure.message).to.include('db_version stays at 0.2.0');
-      expect((failure.cause as Error).message).to.include('no_such_table');
+        expect(err).to.be.instanceOf(MigrationFailedError);
+        const failure = err as MigrationFailedError;
+        expect(failure.code).to.equal('MIGRATION_FAILED');
+        expect(failure.version).to.equal('0.3.0');
+        expect(failure.lastGoodVersion).to.equal('0.2.0');
+        expect(failure.message).to.match(/^Migration 0\.3\.0 \(half-done change\) failed: .*no such table: no_such_table/);
+        expect(failure.message).to.include('db_version stays at 0.2.0');
+        expect((failure.cause as Error).message).to.include('no_such_table');
 
-      expect(ran).to.deep.equal(['0.1.0', '0.2.0', '0.3.0']);
-      expect(await getDatabaseVersion(db)).to.equal('0.2.0');
-      expect(await db.schema.hasTable('half_done')).to.equal(false);
-      expect(await db('t_0_1_0').pluck('note')).to.deep.equal(['0.1.0']);
-      expect(await db.schema.hasTable('t_0_2_0')).to.equal(true);
-      expect(await db.schema.hasTable('t_0_4_0')).to.equal(false);
-    });
+        expect(ran).to.deep.equal(calls);
+        expect(await getDatabaseVersion(db)).to.equal('0.2.0');
+        expect(await db.schema.hasTable('half_done')).to.equal(false);
+        expect(await db('t_0_1_0').pluck('note')).to.deep.equal(['0.1.0']);
+        expect(await db.schema.hasTable('t_0_2_0')).to.equal(true);
+        expect(await db.schema.hasTable('t_0_4_0')).to.equal(false);
+        expect(await db('system_migrations').orderBy('id').pluck('version')).to.deep.equal(['0.1.0', '0.2.0']);
+      });
+    }
 
     it('leaves the database exactly as before when the first pending migration fails', async () => {
       await runMigrations(db, tableMigrations(['0.1.0']), quiet);
@@ -212,6 +220,52 @@ describe('runMigrations (SQLite, in memory)', () => {
       expect(await getDatabaseVersion(db)).to.equal('0.1.0');
       expect(await db.raw('PRAGMA foreign_keys')).to.deep.equal([{ foreign_keys: 1 }]);
     });
+
+    for (const [mode, options] of [
+      ['alone', quiet],
+      ['in a batch', quiet],
+      ['one savepoint each', { ...quiet, savepointPerMigration: true }],
+    ] as const) {
+      it(`rebuildTable in a migration (${mode}) leaves the foreign-key check to the runner, which still catches what it breaks`, async () => {
+        const statements: string[] = [];
+        const listen = (q: { sql: string }) => statements.push(q.sql);
+        const earlier = mode === 'alone' ? [] : tableMigrations(['0.1.5']);
+        const widen: Migration = {
+          version: '0.2.0',
+          description: 'widen parent',
+          up: async (trx) => void (await rebuildTable(trx, 'parent', { addColumns: { label: 'TEXT' } })),
+        };
+        const shift: Migration = {
+          version: '0.3.0',
+          description: 'shift parent ids',
+          up: async (trx) => void (await rebuildTable(trx, 'parent', { copy: { id: 'id + 100' } })),
+        };
+        await runMigrations(db, [parentChild], quiet);
+        db.on('query', listen);
+        await runMigrations(db, [parentChild, ...earlier, widen], options);
+        db.off('query', listen);
+        // The runner's whole-database check: once per batch, or once per migration; never rebuildTable's own.
+        const checks = mode === 'one savepoint each' ? 2 : 1;
+        expect(statements.filter((sql) => /foreign_key_check/.test(sql))).to.deep.equal(Array(checks).fill('PRAGMA foreign_key_check'));
+        expect(await db('parent').pluck('id')).to.deep.equal([1, 2]);
+
+        const err = await runMigrations(db, [parentChild, ...earlier, widen, shift], options).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(MigrationFailedError);
+        expect((err as Error).message).to.match(/^Migration 0\.3\.0 \(shift parent ids\) failed: .*3 foreign key violation\(s\) \(child rowid \d -> parent/);
+        expect(await db('parent').pluck('id')).to.deep.equal([1, 2]);
+        expect(await db('child').count({ n: '*' })).to.deep.equal([{ n: 3 }]);
+        expect(await getDatabaseVersion(db)).to.equal('0.2.0');
+      });
+    }
+  });
+
+  it('says so in the log when a batch fails and is replayed one savepoint per migration', async () => {
+    const logger = recordingLogger();
+    const broken: Migration = { version: '0.3.0', description: 'broken', up: async (trx) => void (await trx.raw('SELECT * FROM nowhere')) };
+    await runMigrations(db, [...tableMigrations(['0.1.0', '0.2.0']), broken], { logger }).catch(() => undefined);
+    expect(logger.lines[0]).to.match(/^migration 0\.3\.0 failed \(.*no such table: nowhere\); batch rolled back, running it again one savepoint per migration$/);
+    expect(logger.lines.slice(1).map((l) => l.split(' (')[0])).to.deep.equal(['applied 0.1.0 create t_0_1_0', 'applied 0.2.0 create t_0_2_0']);
+    expect(await getDatabaseVersion(db)).to.equal('0.2.0');
   });
 
   it('logs each applied migration with its time through the injected logger', async () => {
