@@ -15,6 +15,7 @@ import { median } from './lib/stats';
 
 const CONTENDERS: { id: string; contender: ApplyContender; label: string; role: Row['role'] }[] = [
   { id: 'ours', contender: 'ours', label: 'ours: runMigrations', role: 'ours' },
+  { id: 'ours-sp', contender: 'ours-savepoints', label: 'ours: savepointPerMigration', role: 'info' },
   { id: 'knex', contender: 'knex', label: "knex migrator (dir of .js files)", role: 'peer' },
   { id: 'knex-mem', contender: 'knex-source', label: 'knex migrator (in-memory source)', role: 'info' },
   { id: 'umzug', contender: 'umzug', label: 'Umzug (knex-table storage)', role: 'peer' },
@@ -65,6 +66,7 @@ export async function applyScenario(ctx: BenchContext): Promise<Table[]> {
       notes: [
         'every contender in its own child process (plain node on the transpiled tree), its own new file; sqlite3 driver except Kysely (better-sqlite3)',
         'knex: loading the migration files happens inside migrate.latest() and is included; "knex-mem" is the same migrator with an in-memory migrationSource',
+        'ours (default): the batch runs in one savepoint with one foreign_key_check and the bookkeeping written once, replayed one savepoint per migration only if something fails; "ours-sp" (savepointPerMigration) gives each migration its own savepoint, db_version update, history row and foreign_key_check from the start',
       ],
     };
     // The targets are stated for N=1000: evaluated at the largest N of the run (1000, or 300 with --quick).

@@ -3,7 +3,6 @@
  * transaction as the migration itself. `db_version` stays the single source of truth for the
  * current version; history says which versions ran, when, by whom, and with what source.
  */
-import { createHash } from 'crypto';
 import os from 'os';
 import type { Knex } from 'knex';
 import { bookkeepingTable, schemaBuilder, type SettingsOptions } from './settings';
@@ -22,15 +21,6 @@ export interface HistoryRow {
   readonly finished_at: string | Date;
   readonly duration_ms: number;
   readonly run_by: string;
-}
-
-/**
- * A migration's checksum: SHA-256 of its `up` and `down` source text with whitespace runs folded,
- * so re-indenting does not count as a change. Code that `up` calls elsewhere is not covered.
- */
-export function checksumOf(migration: Migration): string {
-  const source = `${String(migration.up)}\n${migration.down ? String(migration.down) : ''}`.replace(/\s+/g, ' ');
-  return createHash('sha256').update(source).digest('hex');
 }
 
 /** Who ran it: host and process id. */
@@ -81,6 +71,7 @@ const ROWS_PER_INSERT = 100;
 
 /** Writes history rows in order, a few multi-row INSERTs instead of one statement per row. */
 export async function recordHistoryRows(db: Queryable, entries: readonly HistoryEntry[], options: SettingsOptions = {}): Promise<void> {
+  const { checksumOf } = await import('./checksum'); // crypto is not loaded on the up-to-date path
   const rows = entries.map(({ migration, direction, startedAt, finishedAt }) => ({
     version: migration.version,
     description: migration.description,
@@ -102,14 +93,20 @@ export async function readHistory(db: Queryable, options: SettingsOptions = {}):
   return selectHistory(db, options);
 }
 
-/** The same in one query, rejecting when the table is missing (the runner's fast path). */
+/** The same in one query, rejecting when the table is missing. */
 export async function selectHistory(db: Queryable, options: SettingsOptions = {}): Promise<HistoryRow[]> {
   return (await historyTable(db, options).select().orderBy('id')) as HistoryRow[];
 }
 
+/** Just what decides which versions are applied: the runner's up-to-date check reads no more. */
+export async function selectHistoryDirections(db: Queryable, options: SettingsOptions = {}): Promise<Pick<HistoryRow, 'version' | 'direction'>[]> {
+  return (await historyTable(db, options).select('version', 'direction').orderBy('id')) as Pick<HistoryRow, 'version' | 'direction'>[];
+}
+
 /** The latest row of each version whose last word is "applied" (up or adopt): version → row. */
-export function appliedFromHistory(rows: readonly HistoryRow[]): Map<string, HistoryRow> {
-  const latest = new Map<string, HistoryRow>();
+export function appliedFromHistory<Row extends Pick<HistoryRow, 'version' | 'direction'>>(rows: readonly Row[]): Map<string, Row> {
+  const latest = new Map<string, Row>();
   for (const row of rows) latest.set(row.version, row);
-  return new Map([...latest].filter(([, row]) => row.direction !== 'down'));
+  for (const [version, row] of latest) if (row.direction === 'down') latest.delete(version);
+  return latest;
 }

@@ -10,7 +10,8 @@ export {
   INITIAL_VERSION,
 } from './settings';
 export { runMigrations, migrateTo, rollback, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions, type TargetOptions } from './runner';
-export { HISTORY_TABLE, checksumOf, readHistory, type HistoryRow } from './history';
+export { HISTORY_TABLE, readHistory, type HistoryRow } from './history';
+export { checksumOf } from './checksum';
 export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
 export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
 export { DIRTY_KEY, type DirtyState } from './dirty';

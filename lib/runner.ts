@@ -12,21 +12,21 @@
  * committed, and db_version ends at k−1.
  */
 import type { Knex } from 'knex';
-import { adapterFor, type DialectAdapter, type LockedSession } from './dialects';
+import { adapterFor, type DialectAdapter, type LockedSession, type LockOptions } from './dialects';
 import { assertClean, markDirty, readRunnerState } from './dirty';
-import { ChecksumMismatchError, MigrationError, describeCause, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
+import { ChecksumMismatchError, LockTimeoutError, MigrationError, describeCause, MigrationFailedError, RollbackError, UnsupportedDialectError } from './errors';
 import {
   appliedFromHistory,
-  checksumOf,
   ensureHistoryTable,
   recordHistory,
   recordHistoryRows,
   selectHistory,
+  selectHistoryDirections,
   type HistoryEntry,
   type HistoryRow,
 } from './history';
 import { consoleLogger } from './logger';
-import { newestVersion, planDown, planFrom, planUp, validateMigrations } from './plan';
+import { isAheadOfCode, newestVersion, planDown, planUp, validateMigrations } from './plan';
 import {
   INITIAL_VERSION,
   getDatabaseVersion,
@@ -35,7 +35,6 @@ import {
   updateDatabaseVersion,
   type SettingsOptions,
 } from './settings';
-import { AdditiveViolationError, additiveGuard } from './additive';
 import type { AppliedMigration, Logger, Migration, MigrationReport, StepWrapper } from './types';
 import { compareVersions, isNewer } from './version';
 
@@ -109,19 +108,55 @@ export function rollback(db: Knex, options: TargetOptions & { readonly to: strin
   return execute(db, options.migrations, options, { kind: 'to', version: options.to, downOnly: true });
 }
 
-interface State {
+interface State<Row extends AppliedRow = AppliedRow> {
   readonly version: string;
-  readonly applied: Map<string, HistoryRow>;
+  readonly applied: ReadonlyMap<string, Row>;
 }
+
+type AppliedRow = Pick<HistoryRow, 'version' | 'direction'>;
 
 interface Step {
   readonly migration: Migration;
   readonly direction: 'up' | 'down';
 }
 
-/** Thrown out of the locked work to roll a dry run back; carries what it did. */
-class DryRunComplete {
+/** Thrown out of the locked work to roll it back (a dry run, or nothing to do); carries what it did. */
+class RolledBack {
   constructor(readonly outcome: Outcome) {}
+}
+
+/** The first wait for the lock, in ms; each later one doubles, up to LOCK_POLL_MAX_MS. */
+const LOCK_POLL_FIRST_MS = 10;
+const LOCK_POLL_MAX_MS = 100;
+
+/**
+ * Waits for the migration lock in short slices, and between them asks `upToDate` whether the
+ * process holding it has already done the work — so when many instances start at once, those
+ * that arrive second leave as soon as the first commits, without ever taking the lock. Gives up
+ * with LockTimeoutError after `lockTimeoutMs` in all.
+ */
+async function lockUnlessCurrent<T>(
+  db: Knex,
+  adapter: DialectAdapter,
+  options: LockOptions,
+  work: (session: LockedSession) => Promise<T>,
+  upToDate: () => Promise<MigrationReport | undefined>,
+): Promise<{ outcome: T } | { report: MigrationReport }> {
+  const deadline = performance.now() + options.lockTimeoutMs;
+  for (let slice = LOCK_POLL_FIRST_MS; ; slice = Math.min(slice * 2, LOCK_POLL_MAX_MS)) {
+    const left = deadline - performance.now();
+    try {
+      return { outcome: await adapter.withMigrationLock(db, { ...options, lockTimeoutMs: Math.max(1, Math.min(slice, left)) }, work) };
+    } catch (err) {
+      if (!(err instanceof LockTimeoutError)) throw err;
+      if (left <= slice) throw new LockTimeoutError(err.database, options.lockTimeoutMs, err.cause);
+    }
+    const report = await upToDate();
+    if (report) return { report };
+    // Let timers and I/O run: with a synchronous driver (better-sqlite3) this loop would otherwise
+    // starve the event loop, and with it a lock holder in the same process.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function execute(
@@ -134,50 +169,81 @@ async function execute(
   migrations ??= (await import('../migrations')).migrations;
   const logger = options.logger ?? consoleLogger;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const sorted = validateMigrations(migrations);
   const adapter = adapterFor(db);
   const settings = settingsOptionsFor(adapter, options);
   if (options.dryRun && !adapter.transactionalDdl) {
     throw new UnsupportedDialectError(`a dry run needs DDL that rolls back; ${adapter.name} commits DDL as it goes`);
   }
 
-  // Fast path for every app start: two reads, no lock, no write when nothing is pending.
-  if (target.kind === 'latest' && !options.dryRun) {
-    // A missing table means "not initialised yet" (take the slow path); our own errors are final.
-    const seen = await readState(db, settings).catch((err: unknown) => {
-      if (err instanceof MigrationError) throw err;
-      return undefined;
-    });
-    if (seen) {
-      const { steps, missing } = plan(seen, sorted, target, options);
-      if (steps.length === 0) return finished(seen.version, seen.version, [], missing, sorted, logger);
-    }
+  // Fast path for every app start: two reads, no lock, no write when nothing is pending. The reads
+  // start before the list is validated, so the driver's I/O overlaps that CPU work; they write nothing.
+  const fastPath = target.kind === 'latest' && !options.dryRun;
+  const reading = fastPath ? settle(readState(db, settings, selectHistoryDirections)) : undefined;
+  let sorted: Migration[];
+  try {
+    sorted = validateMigrations(migrations);
+  } finally {
+    await reading; // no query left in flight when we return, even with an invalid list
   }
+  // Up to date (the common case): report it without a lock or a write. Undefined: work to do, or
+  // not initialised yet (a missing table); our own errors (dirty, corrupt, too new) are final.
+  const upToDate = async (read: { value: State } | { error: unknown }): Promise<MigrationReport | undefined> => {
+    if ('error' in read) {
+      if (read.error instanceof MigrationError) throw read.error;
+      return undefined;
+    }
+    const { steps, missing } = plan(read.value, sorted, target, options);
+    return steps.length === 0 ? finished(read.value.version, read.value.version, [], missing, sorted, logger) : undefined;
+  };
+  if (reading) {
+    const report = await upToDate(await reading);
+    if (report) return report;
+  }
+
+  const lockOptions = { lockTimeoutMs, schema: settings.schema };
+  const work = async (session: LockedSession): Promise<Outcome> => {
+    // Re-read under the lock: another process may have migrated (or failed) while we waited. The
+    // bookkeeping is only created when the read finds it missing, so a late arrival writes nothing.
+    let prepared = false;
+    const state = await session.transaction(async (trx) => {
+      // In a savepoint of its own: on PostgreSQL a failed read (missing table) would abort the transaction.
+      const read = await settle(trx.transaction((sp) => readState(sp, settings, selectHistory)));
+      if ('value' in read) return read.value;
+      if (read.error instanceof MigrationError) throw read.error;
+      await prepareBookkeeping(trx, adapter, settings, sorted);
+      prepared = true;
+      return readState(trx, settings, selectHistory);
+    });
+    if (!options.ignoreChecksums) await assertChecksums(state, sorted);
+    const { steps, missing } = plan(state, sorted, target, options);
+    if (options.dryRun) assertRollbackable(steps, adapter);
+    const run = {
+      captureSql: options.dryRun === true,
+      around: options.around ?? (await enforcement(sorted, settings, options)),
+      savepointPerMigration: options.savepointPerMigration === true,
+    };
+    const outcome = { ...(await applySteps({ session, adapter, settings, state, steps, logger, run })), missing };
+    // Nothing ran and nothing was created (another process got there first): roll back, so not even
+    // the lock's write commits. A failure may have marked the database dirty: that must commit.
+    if (options.dryRun || (outcome.applied.length === 0 && !outcome.failed && !prepared)) throw new RolledBack(outcome);
+    return outcome;
+  };
 
   let outcome: Outcome;
   try {
-    outcome = await adapter.withMigrationLock(db, { lockTimeoutMs, schema: settings.schema }, async (session) => {
-      // Re-read under the lock: another process may have migrated (or failed) while we waited.
-      const state = await session.transaction(async (trx) => {
-        await prepareBookkeeping(trx, adapter, settings, sorted);
-        return readState(trx, settings);
-      });
-      if (!options.ignoreChecksums) assertChecksums(state, sorted);
-      const { steps, missing } = plan(state, sorted, target, options);
-      if (options.dryRun) assertRollbackable(steps, adapter);
-      const run = {
-        captureSql: options.dryRun === true,
-        around: options.around ?? enforcement(sorted, settings, options),
-        savepointPerMigration: options.savepointPerMigration === true,
-      };
-      const outcome = { ...(await applySteps({ session, adapter, settings, state, steps, logger, run })), missing };
-      if (options.dryRun) throw new DryRunComplete(outcome);
-      return outcome;
-    });
+    if (!fastPath) {
+      outcome = await adapter.withMigrationLock(db, lockOptions, work);
+    } else {
+      const result = await lockUnlessCurrent(db, adapter, lockOptions, work, async () => upToDate(await settle(readState(db, settings, selectHistoryDirections))));
+      if (!('outcome' in result)) return result.report;
+      outcome = result.outcome;
+    }
   } catch (err) {
-    if (!(err instanceof DryRunComplete)) throw err;
+    if (!(err instanceof RolledBack)) throw err;
     outcome = err.outcome;
-    logger.info(`dry run: ${outcome.applied.length} step(s) ran and were rolled back; the database is unchanged at ${outcome.from}`);
+    if (options.dryRun) {
+      logger.info(`dry run: ${outcome.applied.length} step(s) ran and were rolled back; the database is unchanged at ${outcome.from}`);
+    }
   }
 
   if (outcome.failed) {
@@ -191,9 +257,18 @@ async function execute(
   return finished(outcome.from, outcome.to, outcome.applied, outcome.missing, sorted, logger);
 }
 
+/** A promise that never rejects: its outcome, to inspect later. */
+function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
 /** With `enforceAdditive`: a guard that rolls back a migration breaking the additive-only rule. */
-function enforcement(sorted: readonly Migration[], settings: SettingsOptions, options: RunOptions): StepWrapper | undefined {
+async function enforcement(sorted: readonly Migration[], settings: SettingsOptions, options: RunOptions): Promise<StepWrapper | undefined> {
   if (!options.enforceAdditive) return undefined;
+  const { AdditiveViolationError, additiveGuard } = await import('./additive'); // schema snapshots: loaded only when asked for
   return additiveGuard(sorted, settings, (violations) => {
     if (violations.length > 0) throw new AdditiveViolationError(violations);
   });
@@ -210,20 +285,24 @@ function assertRollbackable(steps: readonly Step[], adapter: DialectAdapter): vo
 }
 
 /** db_version, the dirty marker and the applied set, in two reads. Rejects when a table is missing. */
-async function readState(db: Knex | Knex.Transaction, settings: SettingsOptions): Promise<State> {
+async function readState<Row extends AppliedRow>(
+  db: Knex | Knex.Transaction,
+  settings: SettingsOptions,
+  selectRows: (db: Knex | Knex.Transaction, settings: SettingsOptions) => Promise<Row[]>,
+): Promise<State<Row>> {
   const { version, dirty } = await readRunnerState(db, settings);
   assertClean(dirty);
   if (version === undefined) throw new Error('db_version is not set yet');
   const parsed = parseStoredVersion(version);
-  return { version: parsed, applied: appliedFromHistory(await selectHistory(db, settings)) };
+  return { version: parsed, applied: appliedFromHistory(await selectRows(db, settings)) };
 }
 
 function plan(state: State, sorted: readonly Migration[], target: Target, options: RunOptions): { steps: Step[]; missing: Migration[] } {
-  const gate = planFrom(state.version, sorted); // refuses a database a major version ahead
+  const ahead = isAheadOfCode(state.version, newestVersion(sorted)); // refuses a database a major version ahead
   const applied = new Set(state.applied.keys());
   const allowOutOfOrder = options.allowOutOfOrder === true;
   if (target.kind === 'latest') {
-    if (gate.kind === 'newer') return { steps: [], missing: [] };
+    if (ahead) return { steps: [], missing: [] };
     const up = planUp(state.version, applied, sorted, newestVersion(sorted), allowOutOfOrder);
     return { steps: up.steps.map((migration) => ({ migration, direction: 'up' })), missing: up.missing };
   }
@@ -457,7 +536,7 @@ async function prepareBookkeeping(
   // Refuse a dirty, corrupt or too-new database before creating anything (MySQL would commit it).
   assertClean((await readRunnerState(trx, settings)).dirty);
   const version = await getDatabaseVersion(trx, settings);
-  planFrom(version, sorted);
+  isAheadOfCode(version, newestVersion(sorted));
   if (!(await ensureHistoryTable(trx, settings))) return;
   const now = new Date();
   for (const m of sorted) {
@@ -466,7 +545,8 @@ async function prepareBookkeeping(
 }
 
 /** Applied migrations whose code changed since they ran (adopted ones carry today's checksum). */
-function assertChecksums(state: State, sorted: readonly Migration[]): void {
+async function assertChecksums(state: State<HistoryRow>, sorted: readonly Migration[]): Promise<void> {
+  const { checksumOf } = await import('./checksum');
   const changed = sorted.filter((m) => {
     const row = state.applied.get(m.version);
     return row !== undefined && row.checksum !== checksumOf(m);
@@ -505,9 +585,9 @@ function finished(
   if (applied.length > 0) {
     logger.info(`database is at ${to}`);
   } else {
-    const gate = planFrom(to, sorted);
-    if (gate.kind === 'newer') {
-      logger.warn(`database is at ${to}, newer than this code's ${gate.codeVersion} (same major, so additive): running nothing`);
+    const codeVersion = newestVersion(sorted);
+    if (isAheadOfCode(to, codeVersion)) {
+      logger.warn(`database is at ${to}, newer than this code's ${codeVersion} (same major, so additive): running nothing`);
     } else {
       logger.info(`database is up to date at ${to}`);
     }

@@ -4,7 +4,8 @@
  * versions the code no longer knows. Read-only.
  */
 import type { Knex } from 'knex';
-import { appliedFromHistory, checksumOf, readHistory } from './history';
+import { checksumOf } from './checksum';
+import { appliedFromHistory, readHistory } from './history';
 import { validateMigrations } from './plan';
 import { getDatabaseVersion, type SettingsOptions } from './settings';
 import type { Migration } from './types';

@@ -17,7 +17,7 @@ import { openRawSqlite, rawSqliteDefaults } from './raw-sqlite';
 import { BetterSqlite } from './better-sqlite3';
 import { emit, input, main } from './protocol';
 
-export type ApplyContender = 'ours' | 'knex' | 'knex-source' | 'umzug' | 'kysely' | 'floor-a' | 'floor-b';
+export type ApplyContender = 'ours' | 'ours-savepoints' | 'knex' | 'knex-source' | 'umzug' | 'kysely' | 'floor-a' | 'floor-b';
 
 export interface ApplyInput {
   readonly contender: ApplyContender;
@@ -77,9 +77,12 @@ async function floor(file: string, n: number, oneTransaction: boolean) {
 async function measure(p: ApplyInput): Promise<{ ms: number; statements: number }> {
   switch (p.contender) {
     case 'ours':
-      return viaKnex(p.file, (db) => runMigrations(db, ourMigrations(p.n), { logger: silentLogger }), () =>
+    case 'ours-savepoints': {
+      const options = { logger: silentLogger, savepointPerMigration: p.contender === 'ours-savepoints' };
+      return viaKnex(p.file, (db) => runMigrations(db, ourMigrations(p.n), options), () =>
         createKnex({ client: 'sqlite3', connection: { filename: p.file } }),
       );
+    }
     case 'knex':
       if (!p.dir) throw new Error('knex needs dir');
       return viaKnex(p.file, (db) => db.migrate.latest(knexDirectoryConfig(p.dir ?? '')));

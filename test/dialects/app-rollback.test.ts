@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import { MigrationFailedError } from '../../lib/errors';
-import { checksumOf } from '../../lib/history';
+import { checksumOf } from '../../lib/checksum';
 import { silentLogger } from '../../lib/logger';
 import { migrateTo, rollback, runMigrations } from '../../lib/runner';
 import { getDatabaseVersion } from '../../lib/settings';

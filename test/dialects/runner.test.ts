@@ -175,6 +175,45 @@ for (const dialect of DIALECTS) {
       expect(report.applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
     });
 
+    it('a runner waiting for the lock leaves once the holder has applied the work, applying and writing nothing', async () => {
+      const { db, open } = database();
+      await runMigrations(db, tableMigrations(['0.1.0']), quiet);
+      const other = open();
+      let started!: () => void;
+      const slowStarted = new Promise<void>((resolve) => (started = resolve));
+      const slow: Migration = {
+        version: '0.2.0',
+        description: 'slow',
+        async up(trx) {
+          started();
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          await trx.schema.createTable('t_slow', (t) => t.increments('id'));
+        },
+      };
+      const statements: string[] = [];
+      const listen = (q: { sql: string }) => statements.push(q.sql);
+      try {
+        const holder = runMigrations(other, [...tableMigrations(['0.1.0']), slow], quiet);
+        await slowStarted;
+        db.on('query', listen);
+        const ran: string[] = [];
+        const waiting = await runMigrations(db, [...tableMigrations(['0.1.0'], ran), slow], { ...quiet, lockTimeoutMs: 10_000 });
+        db.off('query', listen);
+        expect((await holder).applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
+        expect(waiting).to.deep.equal({ from: '0.2.0', to: '0.2.0', applied: [] });
+        expect(ran).to.deep.equal([]);
+        // Between lock attempts it re-read the state (the short read: version and direction only) …
+        const shortReads = statements.filter((sql) => /select .version., .direction. from .system_migrations/i.test(sql));
+        expect(shortReads.length, statements.join('\n')).to.be.at.least(2);
+        // … and whether it left on such a read or got the lock just after the holder let go, it wrote nothing.
+        expect(statements.filter((sql) => /^\s*(insert|create|delete|alter|drop)\b/i.test(sql)), statements.join('\n')).to.deep.equal([]);
+        expect(await db('system_migrations').count({ n: '*' })).to.satisfy((rows: { n: unknown }[]) => Number(rows[0].n) === 2);
+      } finally {
+        db.off('query', listen);
+        await other.destroy();
+      }
+    });
+
     it('8 processes start at once: every migration applied exactly once, all exit 0 at the final version', async function () {
       this.timeout(120_000);
       const { db, url } = database();

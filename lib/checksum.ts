@@ -1,0 +1,12 @@
+import { createHash } from 'crypto';
+import type { Migration } from './types';
+
+/**
+ * A migration's checksum: SHA-256 of its `up` and `down` source text with whitespace runs folded,
+ * so re-indenting does not count as a change. Code that `up` calls elsewhere is not covered.
+ * (Its own module so that an app start with nothing to do never loads crypto.)
+ */
+export function checksumOf(migration: Migration): string {
+  const source = `${String(migration.up)}\n${migration.down ? String(migration.down) : ''}`.replace(/\s+/g, ' ');
+  return createHash('sha256').update(source).digest('hex');
+}
