@@ -178,7 +178,9 @@ async function execute(
   // Fast path for every app start: two reads, no lock, no write when nothing is pending. The reads
   // start before the list is validated, so the driver's I/O overlaps that CPU work; they write nothing.
   const fastPath = target.kind === 'latest' && !options.dryRun;
-  const reading = fastPath ? settle(readState(db, settings, selectHistoryDirections)) : undefined;
+  // The short read (history version and direction only), here and between lock attempts.
+  const readQuick = () => settle(readState(db, settings, selectHistoryDirections));
+  const reading = fastPath ? readQuick() : undefined;
   let sorted: Migration[];
   try {
     sorted = validateMigrations(migrations);
@@ -234,7 +236,7 @@ async function execute(
     if (!fastPath) {
       outcome = await adapter.withMigrationLock(db, lockOptions, work);
     } else {
-      const result = await lockUnlessCurrent(db, adapter, lockOptions, work, async () => upToDate(await settle(readState(db, settings, selectHistoryDirections))));
+      const result = await lockUnlessCurrent(db, adapter, lockOptions, work, async () => upToDate(await readQuick()));
       if (!('outcome' in result)) return result.report;
       outcome = result.outcome;
     }

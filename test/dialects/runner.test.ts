@@ -22,6 +22,7 @@ import { CURRENT_DB_VERSION } from '../../migrations';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { tableMigrations } from '../helpers/migrations';
 import { REPO_ROOT, runTs } from '../helpers/processes';
+import { statementsDuring } from '../helpers/db';
 
 const quiet = { logger: silentLogger };
 
@@ -44,14 +45,7 @@ for (const dialect of DIALECTS) {
       const { db } = database();
       const n = 30;
       const versions = Array.from({ length: n }, (_, i) => `0.${i + 1}.0`);
-      const statements: string[] = [];
-      const count = (q: { sql: string }) => statements.push(q.sql);
-      db.on('query', count);
-      try {
-        await runMigrations(db, tableMigrations(versions), quiet);
-      } finally {
-        db.off('query', count);
-      }
+      const { statements } = await statementsDuring(db, () => runMigrations(db, tableMigrations(versions), quiet));
       expect(await getDatabaseVersion(db)).to.equal(`0.${n}.0`);
       expect(await db('system_migrations').orderBy('id').pluck('version')).to.deep.equal(versions);
       // Each migration runs 2 statements (CREATE TABLE, INSERT). Around them: a fixed number for the lock
@@ -190,15 +184,13 @@ for (const dialect of DIALECTS) {
           await trx.schema.createTable('t_slow', (t) => t.increments('id'));
         },
       };
-      const statements: string[] = [];
-      const listen = (q: { sql: string }) => statements.push(q.sql);
       try {
         const holder = runMigrations(other, [...tableMigrations(['0.1.0']), slow], quiet);
         await slowStarted;
-        db.on('query', listen);
         const ran: string[] = [];
-        const waiting = await runMigrations(db, [...tableMigrations(['0.1.0'], ran), slow], { ...quiet, lockTimeoutMs: 10_000 });
-        db.off('query', listen);
+        const { result: waiting, statements } = await statementsDuring(db, () =>
+          runMigrations(db, [...tableMigrations(['0.1.0'], ran), slow], { ...quiet, lockTimeoutMs: 10_000 }),
+        );
         expect((await holder).applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
         expect(waiting).to.deep.equal({ from: '0.2.0', to: '0.2.0', applied: [] });
         expect(ran).to.deep.equal([]);
@@ -209,7 +201,6 @@ for (const dialect of DIALECTS) {
         expect(statements.filter((sql) => /^\s*(insert|create|delete|alter|drop)\b/i.test(sql)), statements.join('\n')).to.deep.equal([]);
         expect(await db('system_migrations').count({ n: '*' })).to.satisfy((rows: { n: unknown }[]) => Number(rows[0].n) === 2);
       } finally {
-        db.off('query', listen);
         await other.destroy();
       }
     });

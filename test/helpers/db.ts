@@ -24,3 +24,15 @@ export function tempDir(prefix = 'ksm-'): { dir: string; cleanup: () => void } {
 export async function rowsOf(db: Knex | Knex.Transaction, table: string, orderBy = 'rowid'): Promise<Record<string, unknown>[]> {
   return db.raw(`SELECT * FROM "${table.replace(/"/g, '""')}" ORDER BY ${orderBy}`) as Promise<Record<string, unknown>[]>;
 }
+
+/** Runs `fn` and returns the SQL `db` sent meanwhile (knex's `query` event), in order. */
+export async function statementsDuring<T>(db: Knex, fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+  const statements: string[] = [];
+  const listen = (q: { sql: string }) => statements.push(q.sql);
+  db.on('query', listen);
+  try {
+    return { result: await fn(), statements };
+  } finally {
+    db.off('query', listen);
+  }
+}

@@ -13,7 +13,7 @@ import { runMigrations } from '../../lib/runner';
 import { rebuildTable } from '../../lib/sqlite/rebuild';
 import { getDatabaseVersion, initializeVersionTracking, updateDatabaseVersion } from '../../lib/settings';
 import type { Migration } from '../../lib/types';
-import { fileDb, memoryDb, tempDir } from '../helpers/db';
+import { fileDb, memoryDb, statementsDuring, tempDir } from '../helpers/db';
 import { recordingLogger, sqliteSchema, tableFor, tableMigrations } from '../helpers/migrations';
 
 const quiet = { logger: silentLogger };
@@ -227,8 +227,6 @@ describe('runMigrations (SQLite, in memory)', () => {
       ['one savepoint each', { ...quiet, savepointPerMigration: true }],
     ] as const) {
       it(`rebuildTable in a migration (${mode}) leaves the foreign-key check to the runner, which still catches what it breaks`, async () => {
-        const statements: string[] = [];
-        const listen = (q: { sql: string }) => statements.push(q.sql);
         const earlier = mode === 'alone' ? [] : tableMigrations(['0.1.5']);
         const widen: Migration = {
           version: '0.2.0',
@@ -241,9 +239,7 @@ describe('runMigrations (SQLite, in memory)', () => {
           up: async (trx) => void (await rebuildTable(trx, 'parent', { copy: { id: 'id + 100' } })),
         };
         await runMigrations(db, [parentChild], quiet);
-        db.on('query', listen);
-        await runMigrations(db, [parentChild, ...earlier, widen], options);
-        db.off('query', listen);
+        const { statements } = await statementsDuring(db, () => runMigrations(db, [parentChild, ...earlier, widen], options));
         // The runner's whole-database check: once per batch, or once per migration; never rebuildTable's own.
         const checks = mode === 'one savepoint each' ? 2 : 1;
         expect(statements.filter((sql) => /foreign_key_check/.test(sql))).to.deep.equal(Array(checks).fill('PRAGMA foreign_key_check'));
