@@ -1,12 +1,13 @@
 /**
  * Knex environments for this app. SQLite connections get foreign keys ON and a busy timeout on
- * every pooled connection (withSqliteDefaults).
+ * every pooled connection (withSqliteDefaults). `migrations.directory` is where the CLI
+ * (`scripts/migrate.ts`, or `knex-semver-migrate` in your project) finds the migrations.
  */
 import path from 'path';
 import type { Knex } from 'knex';
-import { configFromUrl, databaseUrlFromEnv } from './lib/database-url';
-import { withSqliteDefaults } from './lib/sqlite/connection';
+import { configFromUrl, databaseUrlFromEnv, withSqliteDefaults } from './lib';
 
+const migrations = { directory: path.join(__dirname, 'migrations') };
 const seeds = { directory: path.join(__dirname, 'seeds'), extension: 'ts', loadExtensions: ['.ts'] };
 
 const config: Record<string, Knex.Config> = {
@@ -14,6 +15,7 @@ const config: Record<string, Knex.Config> = {
   development: withSqliteDefaults({
     client: 'sqlite3',
     connection: { filename: path.join(__dirname, 'data', 'development.sqlite3') },
+    migrations,
     seeds,
   }),
   /** In-memory SQLite: one connection, since each connection would be its own empty database. */
@@ -21,11 +23,12 @@ const config: Record<string, Knex.Config> = {
     client: 'sqlite3',
     connection: { filename: ':memory:' },
     pool: { min: 1, max: 1 },
+    migrations,
     seeds,
   }),
   /** Read from DATABASE_URL when used (postgres://, mysql://, mariadb://, sqlite://). */
   get production(): Knex.Config {
-    return withSqliteDefaults({ ...configFromUrl(databaseUrlFromEnv()), seeds });
+    return withSqliteDefaults({ ...configFromUrl(databaseUrlFromEnv()), migrations, seeds });
   },
 };
 

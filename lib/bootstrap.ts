@@ -1,19 +1,18 @@
 /**
  * initializeDatabase: the back end's start-up call. Connect, foreign keys on, run migrations,
- * then the create-tables fallback (the baseline's CREATE TABLE IF NOT EXISTS), return knex.
+ * then the app's optional create-tables fallback, return knex.
  */
 import knexFactory, { type Knex } from 'knex';
 import { isSqlite } from './dialects';
 import { consoleLogger } from './logger';
-import { runMigrations, type RunOptions } from './runner';
+import { Migrator, type MigrationSource } from './migrator';
+import type { RunOptions } from './run/execute';
 import { ensureSqliteDirectory, withSqliteDefaults } from './sqlite/connection';
-import type { Migration } from './types';
-import { createBaselineTables } from '../migrations/v0_1_0_baseline';
 
 export interface InitializeOptions extends RunOptions {
-  /** Migrations to apply. Default: the app's registered list. */
-  readonly migrations?: readonly Migration[];
-  /** Idempotent fallback run after migrations. Default: the baseline's create-tables. */
+  /** The migrations: a list, or the path of a migrations folder. */
+  readonly migrations: MigrationSource;
+  /** An idempotent fallback run after the migrations (e.g. the app's CREATE TABLE IF NOT EXISTS). Default: none. */
   readonly createTables?: (db: Knex) => Promise<void>;
 }
 
@@ -22,13 +21,14 @@ export interface InitializeOptions extends RunOptions {
  * and a busy timeout on every connection, data directory created) and destroys it again if start-up
  * fails. Given an instance, it uses it as is and leaves it open.
  */
-export async function initializeDatabase(configOrKnex: Knex.Config | Knex, options: InitializeOptions = {}): Promise<Knex> {
+export async function initializeDatabase(configOrKnex: Knex.Config | Knex, options: InitializeOptions): Promise<Knex> {
   const owned = !isKnexInstance(configOrKnex);
   const db = isKnexInstance(configOrKnex) ? configOrKnex : createKnex(configOrKnex);
   try {
     if (!owned && isSqlite(db)) await enableForeignKeys(db, options);
-    await runMigrations(db, options.migrations, options);
-    await (options.createTables ?? createBaselineTables)(db);
+    const { createTables, dryRun, ...config } = options;
+    await new Migrator({ ...config, db }).latest({ dryRun });
+    await createTables?.(db);
     return db;
   } catch (err) {
     if (owned) await db.destroy();

@@ -3,6 +3,7 @@
  * stable `code` (safe to switch on) and, where another error caused it, the ES2022 `cause`.
  * Messages never contain connection strings or passwords: see `redact`.
  */
+import type { AdditiveRule, AdditiveViolation } from './snapshot/additive';
 
 export type ErrorCode =
   | 'INVALID_MIGRATION'
@@ -33,8 +34,8 @@ export class MigrationError extends Error {
 
 /** The migration list is invalid (bad or duplicate version, empty description, `up` not a function). */
 export class InvalidMigrationError extends MigrationError {
-  constructor(message: string) {
-    super('INVALID_MIGRATION', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_MIGRATION', message, options);
   }
 }
 
@@ -229,3 +230,22 @@ export function showValue(value: unknown, max = 80): string {
 function truncate(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+/** A minor or patch migration broke the additive-only rule. */
+export class AdditiveViolationError extends MigrationError {
+  constructor(readonly violations: readonly AdditiveViolation[]) {
+    super(
+      'ADDITIVE_VIOLATION',
+      `Migration ${violations[0].version} (${violations[0].description}) is not a major version but ` +
+        violations.map((v) => `${RULE_TEXT[v.rule]} (${v.change})`).join('; ') +
+        ': give it a new major version, or make the change additive',
+    );
+  }
+}
+
+const RULE_TEXT: Record<AdditiveRule, string> = {
+  'drop-table': 'drops a table',
+  'drop-column': 'drops or renames a column',
+  'narrow-type': 'narrows a column type',
+  'not-null-without-default': 'makes a column NOT NULL without a default',
+};

@@ -1,4 +1,7 @@
 /** knex-semver-migrate: the public API (re-exports only). */
+export { Migrator, resolveMigrations, DEFAULT_SNAPSHOTS_FOLDER, type MigratorOptions, type MigrationSource, type DryRunOption, type DatabaseValidation } from './migrator';
+export { runMigrations, migrateTo, rollback, migrationStatus, validateDatabase, checkAdditive, type TargetOptions } from './functions';
+export { loadMigrations } from './load/load-migrations';
 export {
   initializeVersionTracking,
   getDatabaseVersion,
@@ -8,33 +11,26 @@ export {
   SETTINGS_TABLE,
   DB_VERSION_KEY,
   INITIAL_VERSION,
-} from './settings';
-export { runMigrations, migrateTo, rollback, DEFAULT_LOCK_TIMEOUT_MS, type RunOptions, type TargetOptions } from './runner';
-export { HISTORY_TABLE, readHistory, type HistoryRow } from './history';
-export { checksumOf } from './checksum';
-export { migrationStatus, type MigrationStatus, type MigrationStatusEntry } from './status';
-export { repairDatabase, type RepairOptions, type RepairReport } from './repair';
-export { DIRTY_KEY, type DirtyState } from './dirty';
-export { validateDatabase, type ValidationReport, type ValidationProblem } from './validate';
-export { checkAdditive } from './check';
-export { AdditiveViolationError, isWidening, type AdditiveReport, type AdditiveViolation, type AdditiveRule } from './additive';
-export {
-  schemaSnapshot,
-  diffSnapshots,
-  formatDiff,
-  readExpectedSnapshot,
-  writeExpectedSnapshot,
-  validateSchema,
-  BOOKKEEPING_TABLES,
-  type SchemaSnapshot,
-  type SnapshotDifference,
-} from './snapshot';
-export { validateMigrations, planFrom, newestVersion } from './plan';
+  type SettingsOptions,
+} from './store/settings';
+export type { RunOptions } from './run/execute';
+export { DEFAULT_LOCK_TIMEOUT_MS, adapterFor, isSqlite, type DialectAdapter } from './dialects';
+export { HISTORY_TABLE, readHistory, type HistoryRow } from './store/history';
+export { checksumOf } from './store/checksum';
+export type { MigrationStatus, MigrationStatusEntry } from './plan/status';
+export { repairDatabase, type RepairOptions, type RepairReport } from './store/repair';
+export { DIRTY_KEY, type DirtyState } from './store/dirty';
+export type { ValidationReport, ValidationProblem } from './plan/validate-database';
+export type { AdditiveReport, AdditiveViolation, AdditiveRule } from './snapshot/additive';
+export type { SchemaSnapshot, SnapshotDifference } from './snapshot/snapshot';
+export { BOOKKEEPING_TABLES } from './store/history';
+// Loaded on first call: a start with nothing to do loads neither snapshots nor the rebuild.
+export { rebuildTable, schemaSnapshot, diffSnapshots, formatDiff, readExpectedSnapshot, writeExpectedSnapshot, validateSchema, isWidening } from './lazy';
+export { validateMigrations, planFrom, newestVersion } from './plan/plan';
 export { initializeDatabase, createKnex, type InitializeOptions } from './bootstrap';
-export { rebuildTable, type RebuildSpec, type RebuildResult } from './sqlite/rebuild';
+export { configFromUrl, databaseUrlFromEnv } from './database-url';
+export type { RebuildSpec, RebuildResult } from './sqlite/rebuild';
 export { withSqliteDefaults, DEFAULT_SQLITE_BUSY_TIMEOUT_MS } from './sqlite/connection';
-export { adapterFor, isSqlite, type DialectAdapter } from './dialects';
 export { consoleLogger, silentLogger } from './logger';
 export * from './errors';
 export type { Migration, MigrationReport, AppliedMigration, Logger, Queryable, StepWrapper } from './types';
-export { CURRENT_DB_VERSION } from '../migrations';

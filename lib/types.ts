@@ -17,6 +17,11 @@ export interface Migration {
   up(trx: Knex.Transaction): Promise<void>;
   /** Reverts the change (optional). */
   down?(trx: Knex.Transaction): Promise<void>;
+  /**
+   * What history records to detect an edit after the migration ran. Set by `loadMigrations` to a
+   * hash of the file's content; when absent, a hash of `up` and `down`'s source text.
+   */
+  readonly checksum?: string;
 }
 
 /** Where the runner reports progress. Defaults to concise console lines. */

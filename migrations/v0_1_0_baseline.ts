@@ -1,11 +1,10 @@
 /**
  * 0.1.0 — the baseline: the schema the app's createTables made before versioning existed.
  * It creates only what is missing, so a fresh database and a legacy one follow the same path.
- * The bootstrap's create-tables fallback reuses `createBaselineTables` rather than repeating it.
+ * The app's create-tables fallback (app/database.ts) reuses `createBaselineTables`.
  */
 import type { Knex } from 'knex';
-import { isSqlite } from '../lib/dialects';
-import type { Migration } from '../lib/types';
+import { isSqlite, type Migration } from '../lib';
 
 /** The legacy app's exact SQLite DDL, so upgraded and fresh databases have identical schemas. */
 export const LEGACY_SQLITE_DDL = [
@@ -49,7 +48,7 @@ export async function createBaselineTables(db: Knex | Knex.Transaction): Promise
   }
 }
 
-export const baseline: Migration = {
+const baseline: Migration = {
   version: '0.1.0',
   description: 'baseline: users and posts',
   up: (trx) => createBaselineTables(trx),
@@ -64,3 +63,5 @@ export const baseline: Migration = {
     }
   },
 };
+
+export default baseline;

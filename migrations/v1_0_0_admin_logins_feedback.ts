@@ -3,11 +3,9 @@
  * On SQLite, is_admin goes in through rebuildTable (SQLite's ALTER cannot add every kind of column
  * and knex's own rebuild would cascade-delete posts inside the transaction).
  */
-import { isSqlite } from '../lib/dialects';
-import { rebuildTable } from '../lib/sqlite/rebuild';
-import type { Migration } from '../lib/types';
+import { isSqlite, rebuildTable, type Migration } from '../lib';
 
-export const adminLoginsFeedback: Migration = {
+const adminLoginsFeedback: Migration = {
   version: '1.0.0',
   description: 'users.is_admin, user_logins and feedback',
 
@@ -53,3 +51,5 @@ export const adminLoginsFeedback: Migration = {
     }
   },
 };
+
+export default adminLoginsFeedback;

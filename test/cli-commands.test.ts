@@ -4,8 +4,8 @@
  */
 import { expect } from 'chai';
 import path from 'path';
-import { getDatabaseVersion } from '../lib/settings';
-import { schemaSnapshot } from '../lib/snapshot';
+import { getDatabaseVersion } from '../lib/store/settings';
+import { schemaSnapshot } from '../lib/snapshot/snapshot';
 import { fileDb, tempDir } from './helpers/db';
 import { runTs, type ProcessResult } from './helpers/processes';
 

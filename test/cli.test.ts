@@ -4,10 +4,10 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { CorruptVersionError } from '../lib/errors';
 import { silentLogger } from '../lib/logger';
-import { runMigrations } from '../lib/runner';
-import { getDatabaseVersion, initializeVersionTracking } from '../lib/settings';
-import { migrationStatus } from '../lib/status';
-import { CURRENT_DB_VERSION } from '../migrations';
+import { runMigrations } from '../lib/functions';
+import { getDatabaseVersion, initializeVersionTracking } from '../lib/store/settings';
+import { migrationStatus } from '../lib/functions';
+import { APP_MIGRATIONS_DIR, CURRENT_DB_VERSION } from './helpers/app';
 import { fileDb, memoryDb, tempDir } from './helpers/db';
 import { sqliteSchema, tableMigrations } from './helpers/migrations';
 
@@ -275,6 +275,7 @@ describe('migrationStatus (SQLite, in memory)', () => {
     expect(status).to.deep.equal({
       current: '0.0.0',
       target: '0.10.0',
+      unknown: [],
       migrations: [
         { version: '0.2.0', description: 'create t_0_2_0', state: 'pending' },
         { version: '0.9.0', description: 'create t_0_9_0', state: 'pending' },
@@ -282,6 +283,25 @@ describe('migrationStatus (SQLite, in memory)', () => {
       ],
     });
     expect(await db.raw(`SELECT name FROM sqlite_master`)).to.deep.equal([]);
+  });
+
+  it('plans as the runner does: a late hotfix below db_version is missing in both, never shown as applied', async () => {
+    const [v010, v020, v030] = tableMigrations(['0.1.0', '0.2.0', '0.3.0']);
+    await runMigrations(db, [v010, v030], quiet);
+    const status = await migrationStatus(db, [v010, v020, v030]);
+    expect(status.migrations.map((m) => [m.version, m.state])).to.deep.equal([
+      ['0.1.0', 'applied'],
+      ['0.2.0', 'missing'],
+      ['0.3.0', 'applied'],
+    ]);
+    const report = await runMigrations(db, [v010, v020, v030], quiet);
+    expect(report.missing).to.deep.equal(['0.2.0']);
+    expect(report.applied).to.deep.equal([]);
+    // With out-of-order runs allowed, both see it as pending, and the runner applies it.
+    expect((await migrationStatus(db, [v010, v020, v030])).current).to.equal('0.3.0');
+    const applied = await runMigrations(db, [v010, v020, v030], { ...quiet, allowOutOfOrder: true });
+    expect(applied.applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
+    expect((await migrationStatus(db, [v010, v020, v030])).migrations.every((m) => m.state === 'applied')).to.equal(true);
   });
 
   it('marks what runMigrations applied as applied and the rest as pending', async () => {
@@ -297,14 +317,14 @@ describe('migrationStatus (SQLite, in memory)', () => {
   });
 
   it("defaults to the app's migrations", async () => {
-    const fresh = await migrationStatus(db);
+    const fresh = await migrationStatus(db, APP_MIGRATIONS_DIR);
     expect(fresh.current).to.equal('0.0.0');
     expect(fresh.target).to.equal(CURRENT_DB_VERSION);
     expect(fresh.migrations.map((m) => m.version)).to.include.members(['0.1.0', '1.0.0']);
     expect(fresh.migrations.every((m) => m.state === 'pending')).to.equal(true);
 
-    await runMigrations(db, undefined, quiet);
-    const migrated = await migrationStatus(db);
+    await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
+    const migrated = await migrationStatus(db, APP_MIGRATIONS_DIR);
     expect(migrated.current).to.equal(CURRENT_DB_VERSION);
     expect(migrated.migrations.every((m) => m.state === 'applied')).to.equal(true);
   });

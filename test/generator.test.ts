@@ -1,402 +1,554 @@
 /**
- * The migration generator: unit tests of its parts, then makeMigration and `migrate.ts make` in a
- * temporary copy of the project (lib/, migrations/, scripts/, knexfile.ts, tsconfig.json and a
- * node_modules symlink). The repo's own migrations/ is only ever read.
+ * The migration generator (lib/cli/make.ts): its parts, then makeMigration in temporary projects,
+ * then `scripts/migrate.ts make` in child processes. Migrations are a folder (one file each, loaded
+ * by loadMigrations), so `make` only writes a file and the next `latest` picks it up. Every project
+ * here lives under one temporary folder outside the repo; the repo's own migrations/ is only read.
  */
-import { execFile } from 'child_process';
 import fs from 'fs';
 import path from 'path';
-import vm from 'vm';
 import { expect } from 'chai';
+import type { Knex } from 'knex';
 import ts from 'typescript';
 import { InvalidVersionError } from '../lib/errors';
 import {
-  exportNameFor,
+  BUMPS,
+  DEFAULT_BUMP,
   GeneratorError,
+  languageOf,
   makeMigration,
+  MAX_SLUG_LENGTH,
   migrationFileStem,
   nextVersion,
-  registerMigration,
   renderMigration,
   slugify,
   type Bump,
-} from '../lib/generator';
-import { getDatabaseVersion } from '../lib/settings';
-import type { Migration } from '../lib/types';
-import { fileDb, tempDir } from './helpers/db';
-import { REPO_ROOT } from './helpers/processes';
+  type MigrationLanguage,
+} from '../lib/cli/make';
+import { loadMigrations } from '../lib/load/load-migrations';
+import { INITIAL_VERSION } from '../lib/store/settings';
+import { tempDir } from './helpers/db';
+import { REPO_ROOT, runTs, type ProcessResult } from './helpers/processes';
 
-/** An index.ts of the shape the app uses, as a fixture: the real one may gain migrations meanwhile. */
-const INDEX = `/** The app's registered migrations. */
-import { newestVersion, validateMigrations } from '../lib/plan';
-import type { Migration } from '../lib/types';
-import { baseline } from './v0_1_0_baseline';
-import { adminLoginsFeedback } from './v1_0_0_admin_logins_feedback';
+const LANGUAGES: readonly MigrationLanguage[] = ['ts', 'esm', 'cjs'];
+const EXTENSION: Record<MigrationLanguage, string> = { ts: '.ts', esm: '.js', cjs: '.js' };
 
-export const migrations: readonly Migration[] = [baseline, adminLoginsFeedback];
+/** What marks a project as each language: a tsconfig.json, or the package.json's "type". */
+const PROJECT_FILES: Record<MigrationLanguage, Record<string, string>> = {
+  ts: { 'tsconfig.json': '{ "compilerOptions": { "strict": true } }\n' },
+  esm: { 'package.json': '{ "name": "app", "type": "module" }\n' },
+  cjs: { 'package.json': '{ "name": "app" }\n' },
+};
 
-export const CURRENT_DB_VERSION: string = newestVersion(validateMigrations(migrations));
-`;
-const AVATAR = { exportName: 'addAvatarToUsers', importPath: './v1_1_0_add_avatar_to_users' };
+/** A description that needs every kind of escaping, in the string literal and in the header comment. */
+const AWKWARD = 'it\'s "quoted" \\ */ done /* `tick` ${x}\nsecond\tline\r\n\u2028\u2029 \u0000 end';
 
-describe('generator: nextVersion', () => {
-  it('bumps the newest version, minor by default', () => {
-    expect(nextVersion('1.0.0')).to.equal('1.1.0');
-    expect(nextVersion('1.0.0', 'minor')).to.equal('1.1.0');
-    expect(nextVersion('1.0.0', 'major')).to.equal('2.0.0');
-    expect(nextVersion('1.0.0', 'patch')).to.equal('1.0.1');
-    expect(nextVersion('1.9.3')).to.equal('1.10.0');
-    expect(nextVersion('0.0.0')).to.equal('0.1.0');
-  });
-
-  // newest, then the result for major, minor, patch.
-  const PRERELEASES: [string, string, string, string][] = [
-    ['1.2.0-rc.1', '2.0.0', '1.2.0', '1.2.0'],
-    ['1.2.3-rc.1', '2.0.0', '1.3.0', '1.2.3'],
-    ['2.0.0-rc.1', '2.0.0', '2.0.0', '2.0.0'],
-  ];
-  for (const [newest, ...expected] of PRERELEASES) {
-    it(`after the pre-release ${newest}, graduates to its release where the bump does not go past it`, () => {
-      const got = (['major', 'minor', 'patch'] as Bump[]).map((bump) => nextVersion(newest, bump));
-      expect(got).to.deep.equal(expected);
-    });
-  }
-
-  it('refuses a newest version that is not canonical semver, and an unknown bump', () => {
-    for (const bad of ['v1.0.0', '1.0', '1.0.0+build', '']) expect(() => nextVersion(bad)).to.throw(InvalidVersionError);
-    expect(() => nextVersion('1.0.0', 'prerelease' as Bump)).to.throw(GeneratorError, /unknown bump "prerelease"/);
-  });
-});
-
-describe('generator: slugify, exportNameFor, migrationFileStem', () => {
-  it('lowercases, joins words with underscores and folds accents', () => {
-    expect(slugify('add avatar to users')).to.equal('add_avatar_to_users');
-    expect(slugify('  Add  Avatar -> Users!! ')).to.equal('add_avatar_users');
-    expect(slugify('users.is_admin, user_logins (v2)')).to.equal('users_is_admin_user_logins_v2');
-    expect(slugify('Ajouter l’âge des utilisateurs')).to.equal('ajouter_l_age_des_utilisateurs');
-  });
-
-  it('keeps whole words up to 50 characters, and cuts a single longer word', () => {
-    const slug = slugify('split the legacy address column into street, city, postal code and country');
-    expect(slug).to.equal('split_the_legacy_address_column_into_street_city');
-    expect(slug.length).to.be.at.most(50);
-    expect(slugify('x'.repeat(80))).to.equal('x'.repeat(50));
-  });
-
-  it('refuses a description without letters or digits', () => {
-    for (const bad of ['', '   ', '!!!', '日本語']) expect(() => slugify(bad)).to.throw(GeneratorError, /no letters or digits/);
-  });
-
-  it('camelCases the slug, prefixes what is not an identifier, numbers what is taken', () => {
-    expect(exportNameFor('add_avatar_to_users')).to.equal('addAvatarToUsers');
-    expect(exportNameFor('2fa_for_admins')).to.equal('migration2faForAdmins');
-    expect(exportNameFor('delete')).to.equal('migrationDelete');
-    expect(exportNameFor('baseline', new Set(['baseline']))).to.equal('baseline2');
-    expect(exportNameFor('x', new Set(['x', 'x2']))).to.equal('x3');
-  });
-
-  it('names files v<major>_<minor>_<patch>_<slug>, a pre-release after a hyphen', () => {
-    expect(migrationFileStem('1.1.0', 'add_avatar')).to.equal('v1_1_0_add_avatar');
-    expect(migrationFileStem('1.2.0-rc.1', 'x')).to.equal('v1_2_0-rc_1_x');
-    expect(() => migrationFileStem('1.2', 'x')).to.throw(InvalidVersionError);
-  });
-});
-
-/** Compiles a rendered migration the way ts-node does and evaluates it: its only import must be type-only. */
-function evaluate(source: string): Record<string, Migration> {
-  const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
-  const exports: Record<string, Migration> = {};
-  const requireStub = (id: string) => {
-    throw new Error(`the template must not import ${id} at run time`);
-  };
-  vm.runInNewContext(outputText, { exports, require: requireStub });
-  return exports;
-}
-
-describe('generator: renderMigration', () => {
-  const source = renderMigration({ version: '1.1.0', description: 'add avatar to users', exportName: 'addAvatarToUsers' });
-
-  it('is a typed Migration with up, down, a TODO and an example through trx.schema', () => {
-    expect(source).to.include("import type { Migration } from '../lib/types';");
-    expect(source).to.include('export const addAvatarToUsers: Migration = {');
-    expect(source).to.include("version: '1.1.0',");
-    expect(source).to.include("description: 'add avatar to users',");
-    expect(source).to.match(/async up\(trx\) \{\n\s+\/\/ TODO/);
-    expect(source).to.match(/async down\(trx\) \{\n\s+\/\/ TODO/);
-    expect(source).to.match(/\/\/ await trx\.schema\./);
-  });
-
-  it('runs: up and down resolve without touching trx', async () => {
-    const { addAvatarToUsers } = evaluate(source);
-    expect(addAvatarToUsers.version).to.equal('1.1.0');
-    const trx = new Proxy({}, { get: () => expect.fail('the template must not use trx') }) as never;
-    expect(await addAvatarToUsers.up(trx)).to.equal(undefined);
-    expect(await addAvatarToUsers.down?.(trx)).to.equal(undefined);
-  });
-
-  it('keeps any description exact in the string and harmless in the comment', () => {
-    const description = 'it\'s "quoted" \\ */ done\nsecond line \u2028';
-    const { m } = evaluate(renderMigration({ version: '2.0.0-rc.1', description, exportName: 'm' }));
-    expect(m.description).to.equal(description);
-    expect(m.version).to.equal('2.0.0-rc.1');
-  });
-
-  it('refuses a version or an export name that would not compile', () => {
-    expect(() => renderMigration({ version: '1.1', description: 'x', exportName: 'x' })).to.throw(InvalidVersionError);
-    expect(() => renderMigration({ version: '1.1.0', description: 'x', exportName: '2x' })).to.throw(GeneratorError);
-    expect(() => renderMigration({ version: '1.1.0', description: 'x', exportName: 'delete' })).to.throw(GeneratorError);
-  });
-});
-
-describe('generator: registerMigration', () => {
-  it('imports after the last migration import and appends to the one-line array; nothing else changes', () => {
-    const expected = INDEX.replace(
-      "import { adminLoginsFeedback } from './v1_0_0_admin_logins_feedback';\n",
-      "$&import { addAvatarToUsers } from './v1_1_0_add_avatar_to_users';\n",
-    ).replace('[baseline, adminLoginsFeedback]', '[baseline, adminLoginsFeedback, addAvatarToUsers]');
-    expect(registerMigration(INDEX, AVATAR)).to.equal(expected);
-  });
-
-  it('keeps a multi-line array one name per line, with or without its trailing comma', () => {
-    const multi = INDEX.replace('[baseline, adminLoginsFeedback]', '[\n  baseline,\n  adminLoginsFeedback,\n]');
-    expect(registerMigration(multi, AVATAR)).to.include('[\n  baseline,\n  adminLoginsFeedback,\n  addAvatarToUsers,\n]');
-    const bare = INDEX.replace('[baseline, adminLoginsFeedback]', '[\n    baseline,\n    adminLoginsFeedback // newest\n]');
-    expect(registerMigration(bare, AVATAR)).to.include('[\n    baseline,\n    adminLoginsFeedback,\n    addAvatarToUsers // newest\n]');
-  });
-
-  it('fills an empty list, importing after the last import; keeps CRLF line ends', () => {
-    const empty = "import type { Migration } from '../lib/types';\r\n\r\nexport const migrations: Migration[] = [];\r\n";
-    expect(registerMigration(empty, AVATAR)).to.equal(
-      "import type { Migration } from '../lib/types';\r\nimport { addAvatarToUsers } from './v1_1_0_add_avatar_to_users';\r\n\r\n" +
-        'export const migrations: Migration[] = [addAvatarToUsers];\r\n',
-    );
-  });
-
-  it('sees through `satisfies` and `as` on the array', () => {
-    const wrapped = INDEX.replace('[baseline, adminLoginsFeedback];', '[baseline, adminLoginsFeedback] satisfies Migration[];');
-    expect(registerMigration(wrapped, AVATAR)).to.include('[baseline, adminLoginsFeedback, addAvatarToUsers] satisfies Migration[];');
-    const cast = INDEX.replace('[baseline, adminLoginsFeedback];', '([baseline, adminLoginsFeedback] as Migration[]);');
-    expect(registerMigration(cast, AVATAR)).to.include('([baseline, adminLoginsFeedback, addAvatarToUsers] as Migration[]);');
-  });
-
-  const REFUSED: [string, string, RegExp][] = [
-    ['no migrations array', INDEX.replace(/export const migrations[^\n]*\n/, 'export const migrations = loadAll();\n'), /expected shape \(no `export const migrations/],
-    ['an array that is not plain names', INDEX.replace('[baseline, adminLoginsFeedback]', '[baseline, ...older]'), /something other than plain names/],
-    ['a migrations array that is not exported', INDEX.replace('export const migrations', 'const migrations'), /expected shape/],
-    ['no imports', 'export const migrations = [];\n', /expected shape \(no import statements\)/],
-    ['a syntax error', INDEX.replace('[baseline, adminLoginsFeedback]', '[baseline, adminLoginsFeedback'), /does not parse/],
-    ['the module already imported', INDEX.replace("'./v1_0_0_admin_logins_feedback'", `'${AVATAR.importPath}'`), /already imports/],
-    ['the name already taken', INDEX.replace('import { baseline }', 'import { baseline as addAvatarToUsers }'), /already has a name addAvatarToUsers/],
-  ];
-  for (const [what, source, reason] of REFUSED) {
-    it(`refuses an index with ${what}`, () => {
-      expect(() => registerMigration(source, AVATAR)).to.throw(GeneratorError, reason);
-    });
-  }
-});
-
-// ---- In a temporary copy of the project ----
-
-/** A throwaway project: copies of what `make`, tsc and the runner need, and the repo's node_modules. */
-function tempProject(): { dir: string; migrationsDir: string; cleanup: () => void } {
-  const { dir, cleanup } = tempDir('ksm-gen-');
-  for (const entry of ['lib', 'migrations', 'scripts', 'knexfile.ts', 'tsconfig.json']) {
-    fs.cpSync(path.join(REPO_ROOT, entry), path.join(dir, entry), { recursive: true });
-  }
-  fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return { dir, migrationsDir: path.join(dir, 'migrations'), cleanup };
-}
-
-/** Every file of a migrations directory with its content, to prove that nothing was written. */
-function filesOf(dir: string): Record<string, string> {
+/** Every file under `dir` (relative path → content); {} when it does not exist. */
+function treeOf(dir: string, prefix = ''): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isFile()) files[e.name] = fs.readFileSync(path.join(dir, e.name), 'utf8');
+  if (!fs.existsSync(dir)) return files;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) Object.assign(files, treeOf(full, `${prefix}${e.name}/`));
+    else files[`${prefix}${e.name}`] = fs.readFileSync(full, 'utf8');
+  }
   return files;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** A trx that fails the test if the migration touches it at all. */
+const untouchableTrx = new Proxy(
+  {},
+  {
+    get: (_target, key) => expect.fail(`the template must not use trx (read ${String(key)})`),
+  },
+) as unknown as Knex.Transaction;
+
+/** Rejections of `promise`, as a value (undefined if it resolved). */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  return undefined;
 }
 
-/** Runs a node script in `cwd` through ts-node (transpile only), without the caller's NODE_ENV. */
-function runNode(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const inherited = { ...process.env };
-  delete inherited.NODE_ENV;
-  delete inherited.KSM_MIGRATIONS_DIR;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd, env: { ...inherited, ...env }, timeout: 90_000 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') reject(new Error(`${args.join(' ')} did not exit normally: ${error.message}\n${stderr}`));
-      else resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-    });
-  });
-}
+const REPO_MIGRATIONS = path.join(REPO_ROOT, 'migrations');
+const repoMigrationsAtStart = treeOf(REPO_MIGRATIONS);
 
-const cliIn = (dir: string, args: string[], env?: NodeJS.ProcessEnv): Promise<Run> =>
-  runNode(dir, ['-r', 'ts-node/register/transpile-only', 'scripts/migrate.ts', ...args], env);
+describe('generator (lib/cli/make.ts, migrate.ts make)', () => {
+  let root: string;
+  let cleanup: () => void;
+  let count = 0;
 
-/** The temp project's registered list, loaded afresh (as the app would load it). */
-async function loadIndex(migrationsDir: string): Promise<{ migrations: readonly Migration[]; CURRENT_DB_VERSION: string }> {
-  for (const key of Object.keys(require.cache)) if (key.startsWith(migrationsDir + path.sep)) delete require.cache[key];
-  return (await import(path.join(migrationsDir, 'index'))) as { migrations: readonly Migration[]; CURRENT_DB_VERSION: string };
-}
-
-describe('generator: makeMigration (temporary project)', () => {
-  let project: ReturnType<typeof tempProject>;
-  beforeEach(() => {
-    project = tempProject();
-  });
-  afterEach(() => project.cleanup());
-
-  it('bumps from the newest registered version each time, and numbers a name the index already has', async () => {
-    const { migrationsDir } = project;
-    const first = await makeMigration({ description: 'add avatar to users', migrationsDir });
-    expect(first).to.deep.equal({ version: '1.1.0', file: path.join(migrationsDir, 'v1_1_0_add_avatar_to_users.ts'), exportName: 'addAvatarToUsers' });
-    expect((await makeMigration({ description: 'fix avatar length', bump: 'patch', migrationsDir })).version).to.equal('1.1.1');
-    const major = await makeMigration({ description: 'Baseline', bump: 'major', migrationsDir });
-    expect(major).to.deep.include({ version: '2.0.0', exportName: 'baseline2' });
-    expect(path.basename(major.file)).to.equal('v2_0_0_baseline.ts');
-
-    const index = await loadIndex(migrationsDir);
-    expect(index.CURRENT_DB_VERSION).to.equal('2.0.0');
-    expect(index.migrations.map((m) => m.version)).to.deep.equal(['0.1.0', '1.0.0', '1.1.0', '1.1.1', '2.0.0']);
-  });
-
-  it('writes an explicit pre-release, and the next bump graduates it', async () => {
-    const { migrationsDir } = project;
-    const rc = await makeMigration({ description: 'try avatars', version: '1.1.0-rc.1', migrationsDir });
-    expect(path.basename(rc.file)).to.equal('v1_1_0-rc_1_try_avatars.ts');
-    expect((await makeMigration({ description: 'avatars', migrationsDir })).version).to.equal('1.1.0');
-  });
-
-  it('refuses, writing nothing: an index of another shape, a bump with a version, a taken file name', async () => {
-    const { migrationsDir } = project;
-    const indexFile = path.join(migrationsDir, 'index.ts');
-    fs.writeFileSync(indexFile, fs.readFileSync(indexFile, 'utf8').replace(/= \[([^\]]*)\]/, '= [...[$1]]'));
-    fs.writeFileSync(path.join(migrationsDir, 'v2_0_0_taken.ts'), '// someone else is writing this\n');
-    const before = filesOf(migrationsDir);
-
-    const refusals: [Parameters<typeof makeMigration>[0], RegExp][] = [
-      [{ description: 'x', migrationsDir }, /expected shape/],
-      [{ description: 'x', bump: 'major', version: '3.0.0', migrationsDir }, /either a bump or an explicit version/],
-    ];
-    for (const [options, reason] of refusals) {
-      const error = await makeMigration(options).catch((e: unknown) => e);
-      expect(error).to.be.instanceOf(GeneratorError).with.property('message').that.matches(reason);
+  /** A fresh folder under the temporary root, holding `files`; `language` adds that project's marker file. */
+  function project(language?: MigrationLanguage, files: Record<string, string> = {}): string {
+    const dir = path.join(root, `${language ?? 'plain'}-${++count}`);
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, content] of Object.entries({ ...(language ? PROJECT_FILES[language] : {}), ...files })) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name), content);
     }
-    fs.writeFileSync(indexFile, fs.readFileSync(indexFile, 'utf8').replace(/= \[\.\.\.\[([^\]]*)\]\]/, '= [$1]'));
-    const taken = await makeMigration({ description: 'taken', bump: 'major', migrationsDir }).catch((e: unknown) => e);
-    expect(taken).to.be.instanceOf(GeneratorError).with.property('message').that.matches(/v2_0_0_taken\.ts already exists; it was not overwritten/);
-    expect(filesOf(migrationsDir)['v2_0_0_taken.ts']).to.equal(before['v2_0_0_taken.ts']);
-    expect(filesOf(migrationsDir)['index.ts']).to.not.include('taken');
-    expect(Object.keys(filesOf(migrationsDir))).to.deep.equal(Object.keys(before));
-  });
-});
+    return dir;
+  }
 
-describe('scripts/migrate.ts make (child processes, temporary project)', () => {
-  let project: ReturnType<typeof tempProject>;
-  beforeEach(() => {
-    project = tempProject();
+  before(() => {
+    ({ dir: root, cleanup } = tempDir('ksm-gen-'));
+    expect(path.relative(REPO_ROOT, root).startsWith('..'), `${root} must be outside the repo`).to.equal(true);
   });
-  afterEach(() => project.cleanup());
+  after(() => cleanup());
 
-  it('make "add avatar to users" writes and registers 1.1.0; the project typechecks, migrates to it and CURRENT_DB_VERSION follows', async () => {
-    const { dir, migrationsDir } = project;
-    const made = await cliIn(dir, ['make', 'add avatar to users']);
-    expect(made).to.deep.equal({
-      code: 0,
-      stdout: 'created migrations/v1_1_0_add_avatar_to_users.ts (1.1.0)\nregistered in migrations/index.ts\n',
-      stderr: '',
+  describe('nextVersion', () => {
+    it('bumps the newest version, minor by default', () => {
+      expect(DEFAULT_BUMP).to.equal('minor');
+      expect(BUMPS).to.deep.equal(['major', 'minor', 'patch']);
+      expect(nextVersion('1.0.0')).to.equal('1.1.0');
+      expect(nextVersion('1.0.0', 'minor')).to.equal('1.1.0');
+      expect(nextVersion('1.0.0', 'major')).to.equal('2.0.0');
+      expect(nextVersion('1.0.0', 'patch')).to.equal('1.0.1');
+      expect(nextVersion('1.9.3')).to.equal('1.10.0');
     });
 
-    const file = path.join(migrationsDir, 'v1_1_0_add_avatar_to_users.ts');
-    const expected = renderMigration({ version: '1.1.0', description: 'add avatar to users', exportName: 'addAvatarToUsers' });
-    expect(fs.readFileSync(file, 'utf8')).to.equal(expected);
-    const index = fs.readFileSync(path.join(migrationsDir, 'index.ts'), 'utf8');
-    expect(index).to.include("import { addAvatarToUsers } from './v1_1_0_add_avatar_to_users';");
-    expect(index).to.match(/export const migrations: readonly Migration\[\] = \[[^\]]*, addAvatarToUsers\];/);
-
-    const tsc = await runNode(dir, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', dir]);
-    expect(tsc.code, tsc.stdout + tsc.stderr).to.equal(0);
-
-    const dbFile = path.join(dir, 'app.sqlite3');
-    const migrated = await cliIn(dir, ['--env', 'production'], { DATABASE_URL: `sqlite://${dbFile}` });
-    expect(migrated.code, migrated.stderr).to.equal(0);
-    expect(migrated.stdout).to.match(/^applied 1\.1\.0 {2}add avatar to users {2}\(/m);
-    expect(migrated.stdout.trimEnd().split('\n').at(-1)).to.equal('database is at 1.1.0');
-    const db = fileDb(dbFile);
-    try {
-      expect(await getDatabaseVersion(db)).to.equal('1.1.0');
-    } finally {
-      await db.destroy();
-    }
-    expect((await loadIndex(migrationsDir)).CURRENT_DB_VERSION).to.equal('1.1.0');
-  });
-
-  it('refuses an existing version and a lower one with exit 1, writing nothing; --force writes the lower one', async () => {
-    const { dir, migrationsDir } = project;
-    const before = filesOf(migrationsDir);
-    const refusals: [string[], RegExp][] = [
-      [['--version', '1.0.0'], /^error: version 1\.0\.0 already exists \(users\.is_admin, user_logins and feedback\); nothing was written$/],
-      [['--version', '1.0.0', '--force'], /^error: version 1\.0\.0 already exists/],
-      [['--version', '0.9.0'], /^error: version 0\.9\.0 is not greater than the newest registered version 1\.0\.0: .*--force/],
-      [['--version', '1.2'], /^error \[INVALID_VERSION\]: "1\.2" is not a valid semver version/],
-      [['--version', '0.0.0', '--force'], /^error: version 0\.0\.0 must be greater than 0\.0\.0/],
-    ];
-    for (const [options, reason] of refusals) {
-      const run = await cliIn(dir, ['make', 'late hotfix', ...options]);
-      expect(run.code, `${options.join(' ')}: ${run.stderr}`).to.equal(1);
-      expect(run.stdout).to.equal('');
-      expect(run.stderr.trimEnd().split('\n')).to.have.length(1);
-      expect(run.stderr.trimEnd()).to.match(reason);
-      expect(filesOf(migrationsDir)).to.deep.equal(before);
-    }
-
-    const forced = await cliIn(dir, ['make', 'late hotfix', '--version', '0.9.0', '--force']);
-    expect(forced.code, forced.stderr).to.equal(0);
-    expect(forced.stdout).to.equal('created migrations/v0_9_0_late_hotfix.ts (0.9.0)\nregistered in migrations/index.ts\n');
-    const index = await loadIndex(migrationsDir);
-    expect(index.migrations.map((m) => m.version)).to.include('0.9.0');
-    expect(index.CURRENT_DB_VERSION).to.equal('1.0.0');
-  });
-
-  it('usage errors exit 2 and write nothing', async () => {
-    const { dir, migrationsDir } = project;
-    const before = filesOf(migrationsDir);
-    const usage: [string[], RegExp][] = [
-      [['make'], /^error: make needs TEXT$/],
-      [['make', '  '], /^error: make needs a non-empty TEXT/],
-      [['make', 'x', '--major', '--patch'], /^error: make takes one of --major, --minor, --patch, --version$/],
-      [['make', 'x', '--minor', '--version', '2.0.0'], /^error: make takes one of/],
-      [['make', 'add', 'avatar'], /^error: too many arguments/],
-      [['latest', '--major'], /^error: --major goes with make$/],
-      [['status', '--version', '1.0.0'], /^error: --version goes with make$/],
-    ];
-    for (const [args, reason] of usage) {
-      const run = await cliIn(dir, args);
-      expect(run.code, `${args.join(' ')}: ${run.stderr}`).to.equal(2);
-      expect(run.stdout).to.equal('');
-      expect(run.stderr.split('\n')[0]).to.match(reason);
-      expect(run.stderr).to.include('Usage: ');
-    }
-    expect(filesOf(migrationsDir)).to.deep.equal(before);
-  });
-
-  it('KSM_MIGRATIONS_DIR points make at another migrations/; --json prints what was made', async () => {
-    const { dir, migrationsDir } = project;
-    const other = path.join(dir, 'other-migrations');
-    fs.cpSync(migrationsDir, other, { recursive: true });
-    const before = filesOf(migrationsDir);
-
-    const run = await cliIn(dir, ['make', 'add avatar to users', '--patch', '--json'], { KSM_MIGRATIONS_DIR: other });
-    expect(run.code, run.stderr).to.equal(0);
-    expect(JSON.parse(run.stdout)).to.deep.equal({
-      version: '1.0.1',
-      file: path.join(other, 'v1_0_1_add_avatar_to_users.ts'),
-      exportName: 'addAvatarToUsers',
+    it('from the empty database (0.0.0): 0.1.0 by default, 1.0.0 and 0.0.1 for major and patch', () => {
+      expect(INITIAL_VERSION).to.equal('0.0.0');
+      expect(nextVersion(INITIAL_VERSION)).to.equal('0.1.0');
+      expect(nextVersion(INITIAL_VERSION, 'minor')).to.equal('0.1.0');
+      expect(nextVersion(INITIAL_VERSION, 'major')).to.equal('1.0.0');
+      expect(nextVersion(INITIAL_VERSION, 'patch')).to.equal('0.0.1');
     });
-    expect((await loadIndex(other)).CURRENT_DB_VERSION).to.equal('1.0.1');
-    expect(filesOf(migrationsDir)).to.deep.equal(before);
+
+    // newest, then the result for major, minor, patch.
+    const PRERELEASES: [string, string, string, string][] = [
+      ['1.2.0-rc.1', '2.0.0', '1.2.0', '1.2.0'],
+      ['1.2.3-rc.1', '2.0.0', '1.3.0', '1.2.3'],
+      ['2.0.0-rc.1', '2.0.0', '2.0.0', '2.0.0'],
+    ];
+    for (const [newest, ...expected] of PRERELEASES) {
+      it(`after the pre-release ${newest}, graduates to its release where the bump does not go past it`, () => {
+        const got = (['major', 'minor', 'patch'] as Bump[]).map((bump) => nextVersion(newest, bump));
+        expect(got).to.deep.equal(expected);
+      });
+    }
+
+    it('refuses a newest version that is not canonical semver, and an unknown bump', () => {
+      for (const bad of ['v1.0.0', '1.0', '1.0.0+build', '']) expect(() => nextVersion(bad), bad).to.throw(InvalidVersionError);
+      expect(() => nextVersion('1.0.0', 'prerelease' as Bump)).to.throw(GeneratorError, /unknown bump "prerelease"/);
+    });
+  });
+
+  describe('slugify, migrationFileStem', () => {
+    it('lowercases, joins words with underscores and folds accents', () => {
+      expect(slugify('add avatar to users')).to.equal('add_avatar_to_users');
+      expect(slugify('  Add  Avatar -> Users!! ')).to.equal('add_avatar_users');
+      expect(slugify('users.is_admin, user_logins (v2)')).to.equal('users_is_admin_user_logins_v2');
+      expect(slugify('Ajouter l’âge des utilisateurs')).to.equal('ajouter_l_age_des_utilisateurs');
+    });
+
+    it(`keeps whole words up to ${MAX_SLUG_LENGTH} characters, and cuts a single longer word`, () => {
+      expect(MAX_SLUG_LENGTH).to.equal(50);
+      const slug = slugify('split the legacy address column into street, city, postal code and country');
+      expect(slug).to.equal('split_the_legacy_address_column_into_street_city');
+      expect(slug.length).to.be.at.most(MAX_SLUG_LENGTH);
+      expect(slugify('x'.repeat(80))).to.equal('x'.repeat(MAX_SLUG_LENGTH));
+    });
+
+    it('refuses a description without letters or digits', () => {
+      for (const bad of ['', '   ', '!!!', '日本語']) expect(() => slugify(bad), bad).to.throw(GeneratorError, /no letters or digits/);
+    });
+
+    it('names files v<major>_<minor>_<patch>_<slug>, a pre-release after a hyphen', () => {
+      expect(migrationFileStem('1.1.0', 'add_avatar')).to.equal('v1_1_0_add_avatar');
+      expect(migrationFileStem('1.2.0-rc.1', 'x')).to.equal('v1_2_0-rc_1_x');
+      expect(migrationFileStem('0.10.2', 'x')).to.equal('v0_10_2_x');
+      for (const bad of ['1.2', 'v1.2.0', '1.2.0+build']) expect(() => migrationFileStem(bad, 'x'), bad).to.throw(InvalidVersionError);
+    });
+  });
+
+  describe('renderMigration', () => {
+    it('TypeScript: a Migration typed from the package, exported by default, with up, down, a TODO and an example through trx.schema', () => {
+      const source = renderMigration({ version: '1.1.0', description: 'add avatar to users', language: 'ts' });
+      expect(source.startsWith('/**\n * 1.1.0 — add avatar to users\n */\n')).to.equal(true);
+      expect(source).to.include("import type { Migration } from 'knex-semver-migrate';");
+      expect(source).to.include('const migration: Migration = {');
+      expect(source.trimEnd().endsWith('export default migration;')).to.equal(true);
+      expect(source).to.include("version: '1.1.0',");
+      expect(source).to.include("description: 'add avatar to users',");
+      expect(source).to.match(/async up\(trx\) \{\n\s+\/\/ TODO/);
+      expect(source).to.match(/async down\(trx\) \{\n\s+\/\/ TODO/);
+      expect(source).to.match(/\/\/ await trx\.schema\./);
+      expect(source).to.not.match(/\brequire\(|module\.exports|@type/);
+    });
+
+    it('ESM and CommonJS: the same object typed by JSDoc, with no import at run time', () => {
+      const esm = renderMigration({ version: '1.1.0', description: 'add avatar to users', language: 'esm' });
+      const cjs = renderMigration({ version: '1.1.0', description: 'add avatar to users', language: 'cjs' });
+      const typed = "/** @type {import('knex-semver-migrate').Migration} */\n";
+      expect(esm).to.include(`${typed}export default {\n  version: '1.1.0',`);
+      expect(cjs).to.include(`${typed}module.exports = {\n  version: '1.1.0',`);
+      for (const source of [esm, cjs]) {
+        expect(source).to.match(/async up\(trx\) \{\n\s+\/\/ TODO/);
+        expect(source).to.match(/async down\(trx\) \{\n\s+\/\/ TODO/);
+        expect(source).to.not.match(/^import |\brequire\(|: Migration/m);
+      }
+      expect(esm).to.not.include('module.exports');
+      expect(cjs).to.not.include('export default');
+    });
+
+    it('refuses a version that is not canonical semver', () => {
+      for (const language of LANGUAGES) {
+        for (const bad of ['1.1', 'v1.1.0', '1.1.0+build', '']) {
+          expect(() => renderMigration({ version: bad, description: 'x', language }), `${language} ${bad}`).to.throw(InvalidVersionError);
+        }
+      }
+    });
+
+    it('typechecks as generated (strict, noUnusedParameters; JS with checkJs), and the check does catch mistakes', function () {
+      this.timeout(120_000);
+      const dir = project();
+      const files: Record<string, { language: MigrationLanguage; broken: string }> = {};
+      for (const language of LANGUAGES) {
+        const source = renderMigration({ version: '1.1.0', description: AWKWARD, language });
+        // Mistakes the check must catch: up no longer uses trx (TS: noUnusedParameters), and a call trx does not
+        // have (all three: proves trx is typed as the package's Knex.Transaction, so the JSDoc type applies).
+        const broken = language === 'ts' ? source.replace('void trx;', '') : source.replace('void trx;', 'trx.notAMethod();');
+        expect(broken).to.not.equal(source);
+        const sub = path.join(dir, language);
+        fs.mkdirSync(sub);
+        if (language === 'esm') fs.writeFileSync(path.join(sub, 'package.json'), PROJECT_FILES.esm['package.json']);
+        const good = path.join(sub, `good${EXTENSION[language]}`);
+        const bad = path.join(sub, `broken${EXTENSION[language]}`);
+        fs.writeFileSync(good, source);
+        fs.writeFileSync(bad, broken);
+        files[good] = { language, broken: '' };
+        files[bad] = { language, broken: language === 'ts' ? 'TS6133' : 'TS2339' };
+      }
+      const program = ts.createProgram(Object.keys(files), {
+        strict: true,
+        noUnusedLocals: true,
+        noUnusedParameters: true,
+        noImplicitReturns: true,
+        allowJs: true,
+        checkJs: true,
+        noEmit: true,
+        skipLibCheck: true,
+        esModuleInterop: true,
+        target: ts.ScriptTarget.ES2022,
+        lib: ['lib.es2022.d.ts'],
+        module: ts.ModuleKind.CommonJS,
+        moduleResolution: ts.ModuleResolutionKind.Node10,
+        types: ['node'],
+        typeRoots: [path.join(REPO_ROOT, 'node_modules', '@types')],
+        paths: { 'knex-semver-migrate': [path.join(REPO_ROOT, 'lib', 'index.ts')] },
+      });
+      const show = (d: ts.Diagnostic) => `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
+      expect([...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()].map(show)).to.deep.equal([]);
+      expect(program.getSourceFile(path.join(REPO_ROOT, 'lib', 'index.ts')), 'knex-semver-migrate resolved to lib/index.ts').to.not.equal(undefined);
+      for (const [file, { language, broken }] of Object.entries(files)) {
+        const sourceFile = program.getSourceFile(file);
+        expect(sourceFile, file).to.not.equal(undefined);
+        const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)].map(show);
+        if (broken === '') expect(diagnostics, `${language}: ${path.basename(file)}`).to.deep.equal([]);
+        else expect(diagnostics.map((d) => d.split(':')[0]), `${language}: ${path.basename(file)}`).to.deep.equal([broken]);
+      }
+    });
+
+    for (const language of LANGUAGES) {
+      it(`${language}: loads through loadMigrations with the exact version and description; up and down run without touching trx`, async () => {
+        const dir = path.join(project(language), 'migrations');
+        fs.mkdirSync(dir);
+        const file = path.join(dir, `${migrationFileStem('2.0.0-rc.1', 'awkward')}${EXTENSION[language]}`);
+        fs.writeFileSync(file, renderMigration({ version: '2.0.0-rc.1', description: AWKWARD, language }));
+        const [migration, ...others] = await loadMigrations(dir);
+        expect(others).to.have.length(0);
+        expect(migration.version).to.equal('2.0.0-rc.1');
+        expect(migration.description).to.equal(AWKWARD);
+        expect(await migration.up(untouchableTrx)).to.equal(undefined);
+        expect(migration.down, 'down').to.be.a('function');
+        expect(await migration.down?.(untouchableTrx)).to.equal(undefined);
+      });
+    }
+  });
+
+  describe('languageOf', () => {
+    it('a project root with tsconfig.json: ts, whatever its package.json says', () => {
+      expect(languageOf(project('ts'))).to.equal('ts');
+      expect(languageOf(project('ts', PROJECT_FILES.esm))).to.equal('ts');
+    });
+
+    it('the nearest package.json with "type": "module": esm, also from a folder below it', () => {
+      const dir = project('esm');
+      expect(languageOf(dir)).to.equal('esm');
+      fs.mkdirSync(path.join(dir, 'db'));
+      expect(languageOf(path.join(dir, 'db'))).to.equal('esm');
+    });
+
+    it('a nearest package.json without "type": "module": cjs, even below an ESM one; an unreadable one too', () => {
+      expect(languageOf(project('cjs'))).to.equal('cjs');
+      expect(languageOf(project(undefined, { 'package.json': '{ "type": "commonjs" }' }))).to.equal('cjs');
+      const esm = project('esm', { 'sub/package.json': '{ "name": "sub" }' });
+      expect(languageOf(path.join(esm, 'sub'))).to.equal('cjs');
+      expect(languageOf(project(undefined, { 'package.json': '{ not json' }))).to.equal('cjs');
+    });
+
+    it('neither a tsconfig.json nor any package.json up to the file-system root: cjs', () => {
+      const dir = project();
+      const manifests: string[] = [];
+      for (let d = dir; ; d = path.dirname(d)) {
+        if (fs.existsSync(path.join(d, 'package.json'))) manifests.push(d);
+        if (path.dirname(d) === d) break;
+      }
+      expect(manifests, 'precondition: no package.json above the temporary folder').to.deep.equal([]);
+      expect(languageOf(dir)).to.equal('cjs');
+    });
+  });
+
+  describe('makeMigration (temporary projects)', () => {
+    it('the first migration, in a missing folder, is nextVersion(0.0.0) = 0.1.0; the folder is created', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      const made = await makeMigration({ description: 'add avatar to users', migrationsDir });
+      const file = path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.js');
+      expect(made).to.deep.equal({ version: nextVersion(INITIAL_VERSION), file, language: 'cjs' });
+      expect(made.version).to.equal('0.1.0');
+      expect(treeOf(migrationsDir)).to.deep.equal({
+        'v0_1_0_add_avatar_to_users.js': renderMigration({ version: '0.1.0', description: 'add avatar to users', language: 'cjs' }),
+      });
+    });
+
+    it('in an empty folder, --patch and --major bump 0.0.0 too', async () => {
+      const patchDir = path.join(project('cjs'), 'migrations');
+      fs.mkdirSync(patchDir);
+      expect((await makeMigration({ description: 'first', bump: 'patch', migrationsDir: patchDir })).version).to.equal('0.0.1');
+      const majorDir = path.join(project('cjs'), 'migrations');
+      fs.mkdirSync(majorDir);
+      expect((await makeMigration({ description: 'first', bump: 'major', migrationsDir: majorDir })).version).to.equal('1.0.0');
+    });
+
+    for (const language of LANGUAGES) {
+      it(`${language} project: writes ${EXTENSION[language]} files, bumps from the newest each time, and the files load and run`, async () => {
+        const migrationsDir = path.join(project(language), 'migrations');
+        const first = await makeMigration({ description: 'add avatar to users', migrationsDir });
+        expect(first).to.deep.equal({ version: '0.1.0', file: path.join(migrationsDir, `v0_1_0_add_avatar_to_users${EXTENSION[language]}`), language });
+        // The second make must see the first file (loaded in this same process) to give 0.2.0.
+        const second = await makeMigration({ description: '  Fix   avatar\nlength ', migrationsDir });
+        expect(second).to.deep.equal({ version: '0.2.0', file: path.join(migrationsDir, `v0_2_0_fix_avatar_length${EXTENSION[language]}`), language });
+        expect(fs.readFileSync(second.file, 'utf8')).to.equal(renderMigration({ version: '0.2.0', description: 'Fix avatar length', language }));
+        expect((await makeMigration({ description: 'patch', bump: 'patch', migrationsDir })).version).to.equal('0.2.1');
+        expect((await makeMigration({ description: 'major', bump: 'major', migrationsDir })).version).to.equal('1.0.0');
+
+        const loaded = await loadMigrations(migrationsDir);
+        expect(loaded.map((m) => [m.version, m.description])).to.deep.equal([
+          ['0.1.0', 'add avatar to users'],
+          ['0.2.0', 'Fix avatar length'],
+          ['0.2.1', 'patch'],
+          ['1.0.0', 'major'],
+        ]);
+        for (const m of loaded) {
+          expect(await m.up(untouchableTrx), m.version).to.equal(undefined);
+          expect(await m.down?.(untouchableTrx), m.version).to.equal(undefined);
+        }
+      });
+    }
+
+    it('an explicit language wins over the project: esm in a CommonJS project', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      const made = await makeMigration({ description: 'add avatar to users', language: 'esm', migrationsDir });
+      expect(made).to.deep.equal({ version: '0.1.0', file: path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.js'), language: 'esm' });
+      expect(fs.readFileSync(made.file, 'utf8')).to.include('export default {');
+    });
+
+    it('writes an explicit pre-release, and the next bump graduates it', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      await makeMigration({ description: 'baseline', migrationsDir });
+      const rc = await makeMigration({ description: 'try avatars', version: '1.0.0-rc.1', migrationsDir });
+      expect(rc).to.deep.equal({ version: '1.0.0-rc.1', file: path.join(migrationsDir, 'v1_0_0-rc_1_try_avatars.js'), language: 'cjs' });
+      expect((await makeMigration({ description: 'try avatars again', version: '1.0.0-rc.2', migrationsDir })).version).to.equal('1.0.0-rc.2');
+      expect((await makeMigration({ description: 'avatars', migrationsDir })).version).to.equal('1.0.0');
+      expect((await makeMigration({ description: 'more', migrationsDir })).version).to.equal('1.1.0');
+      expect((await loadMigrations(migrationsDir)).map((m) => m.version).sort()).to.deep.equal(['0.1.0', '1.0.0', '1.0.0-rc.1', '1.0.0-rc.2', '1.1.0']);
+    });
+
+    it('refuses, writing nothing: a bump with a version, a taken version, a version not above the newest, 0.0.0, a bad version or description', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      await makeMigration({ description: 'baseline', migrationsDir });
+      await makeMigration({ description: 'users and feedback', bump: 'major', migrationsDir });
+      const before = treeOf(migrationsDir);
+      expect(Object.keys(before)).to.deep.equal(['v0_1_0_baseline.js', 'v1_0_0_users_and_feedback.js']);
+
+      const refusals: [Partial<Parameters<typeof makeMigration>[0]>, new (...args: never[]) => Error, RegExp][] = [
+        [{ bump: 'major', version: '3.0.0' }, GeneratorError, /^give either a bump or an explicit version, not both$/],
+        [{ version: '1.0.0' }, GeneratorError, /^version 1\.0\.0 already exists \(users and feedback\); nothing was written$/],
+        [{ version: '1.0.0', force: true }, GeneratorError, /^version 1\.0\.0 already exists/],
+        [{ version: '0.9.0' }, GeneratorError, /^version 0\.9\.0 is not greater than the newest registered version 1\.0\.0: .*--force/],
+        [{ version: '1.0.0-rc.1' }, GeneratorError, /^version 1\.0\.0-rc\.1 is not greater than the newest registered version 1\.0\.0/],
+        [{ version: '0.0.0', force: true }, GeneratorError, /^version 0\.0\.0 must be greater than 0\.0\.0/],
+        [{ version: '1.2' }, InvalidVersionError, /"1\.2" is not a valid semver version/],
+        [{ description: '!!!' }, GeneratorError, /no letters or digits/],
+        [{ bump: 'prerelease' as Bump }, GeneratorError, /unknown bump "prerelease"/],
+      ];
+      for (const [options, type, reason] of refusals) {
+        const error = await rejectionOf(makeMigration({ description: 'late hotfix', migrationsDir, ...options }));
+        expect(error, JSON.stringify(options)).to.be.instanceOf(type).with.property('message').that.matches(reason);
+        expect(treeOf(migrationsDir), JSON.stringify(options)).to.deep.equal(before);
+      }
+
+      // --force: a late hotfix below the newest is written, and does not move the newest.
+      const forced = await makeMigration({ description: 'late hotfix', version: '0.9.0', force: true, migrationsDir });
+      expect(forced).to.deep.equal({ version: '0.9.0', file: path.join(migrationsDir, 'v0_9_0_late_hotfix.js'), language: 'cjs' });
+      expect(Object.keys(treeOf(migrationsDir))).to.deep.equal([...Object.keys(before), 'v0_9_0_late_hotfix.js'].sort());
+      expect((await makeMigration({ description: 'next', migrationsDir })).version).to.equal('1.1.0');
+    });
+
+    it('never overwrites an existing file of the same name', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      await makeMigration({ description: 'baseline', migrationsDir });
+      // A file named for 0.2.0 that holds a 0.1.1 migration: the next make (0.2.0, "avatars") is this name.
+      const taken = "module.exports = { version: '0.1.1', description: 'misnamed', async up() {} };\n";
+      fs.writeFileSync(path.join(migrationsDir, 'v0_2_0_avatars.js'), taken);
+      const before = treeOf(migrationsDir);
+      const error = await rejectionOf(makeMigration({ description: 'avatars', migrationsDir }));
+      expect(error).to.be.instanceOf(GeneratorError).with.property('message').that.matches(/v0_2_0_avatars\.js already exists; it was not overwritten$/);
+      expect(treeOf(migrationsDir)).to.deep.equal(before);
+      expect(treeOf(migrationsDir)['v0_2_0_avatars.js']).to.equal(taken);
+    });
+
+    it('refuses a folder whose migrations do not load or do not validate, writing nothing', async () => {
+      const broken = path.join(project('cjs', { 'migrations/v0_1_0_x.js': 'module.exports = { version: "0.1.0" };\n' }), 'migrations');
+      const duplicate = path.join(
+        project('cjs', {
+          'migrations/a.js': "module.exports = { version: '0.1.0', description: 'a', async up() {} };\n",
+          'migrations/b.js': "module.exports = { version: '0.1.0', description: 'b', async up() {} };\n",
+        }),
+        'migrations',
+      );
+      for (const migrationsDir of [broken, duplicate]) {
+        const before = treeOf(migrationsDir);
+        const error = await rejectionOf(makeMigration({ description: 'next', migrationsDir }));
+        expect(error, migrationsDir).to.be.instanceOf(GeneratorError).with.property('message').that.matches(/^cannot read the existing migrations in /);
+        expect(treeOf(migrationsDir)).to.deep.equal(before);
+      }
+    });
+  });
+
+  describe('scripts/migrate.ts make (child processes)', function () {
+    // Each child starts ts-node and loads the knexfile (seconds each on a busy machine); tests run up to nine.
+    this.timeout(180_000);
+    const PROGRAM = 'npx ts-node scripts/migrate.ts';
+
+    /** The sample app's CLI from the repo root (its knexfile), without the caller's NODE_ENV or DATABASE_URL. */
+    const migrate = (args: string[]): Promise<ProcessResult> => runTs('scripts/migrate.ts', args, { NODE_ENV: undefined, DATABASE_URL: undefined });
+
+    /** `latest` on the knexfile's in-memory `test` database must apply exactly `versions`. */
+    async function expectLatestApplies(migrationsDir: string, versions: string[]): Promise<void> {
+      const run = await migrate(['latest', '--migrations-dir', migrationsDir, '--env', 'test']);
+      expect(run.code, run.stderr).to.equal(0);
+      const lines = run.stdout.trimEnd().split('\n');
+      expect(lines.slice(0, -1).map((l) => l.replace(/^applied (\S+) .*$/, '$1'))).to.deep.equal(versions);
+      expect(lines.at(-1)).to.equal(`database is at ${versions.at(-1)}`);
+    }
+
+    it('a TypeScript project (tsconfig.json) gets a .ts file, and `latest` applies it with no other edit', async () => {
+      const migrationsDir = path.join(project('ts'), 'migrations');
+      const file = path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.ts');
+      const made = await migrate(['make', 'add avatar to users', '--migrations-dir', migrationsDir]);
+      expect(made).to.deep.include({ code: 0, stdout: `created ${path.relative(REPO_ROOT, file)} (0.1.0)\n`, stderr: '' });
+      expect(treeOf(migrationsDir)).to.deep.equal({
+        'v0_1_0_add_avatar_to_users.ts': renderMigration({ version: '0.1.0', description: 'add avatar to users', language: 'ts' }),
+      });
+      const latest = await migrate(['latest', '--migrations-dir', migrationsDir, '--env', 'test']);
+      expect(latest.code, latest.stderr).to.equal(0);
+      expect(latest.stdout).to.match(/^applied 0\.1\.0 {2}add avatar to users {2}\(/m);
+      expect(latest.stdout.trimEnd().split('\n').at(-1)).to.equal('database is at 0.1.0');
+    });
+
+    it('a project without tsconfig.json gets .js (--migrations-dir relative to the knexfile folder); --json prints {version, file, language}', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      const relative = path.relative(REPO_ROOT, migrationsDir);
+      expect(path.isAbsolute(relative)).to.equal(false);
+      const first = await migrate(['make', 'add avatar to users', '--migrations-dir', relative, '--json']);
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stderr).to.equal('');
+      expect(JSON.parse(first.stdout)).to.deep.equal({ version: '0.1.0', file: path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.js'), language: 'cjs' });
+      const second = await migrate(['make', 'fix avatar length', '--patch', '--migrations-dir', relative, '--json']);
+      expect(second.code, second.stderr).to.equal(0);
+      expect(JSON.parse(second.stdout)).to.deep.equal({ version: '0.1.1', file: path.join(migrationsDir, 'v0_1_1_fix_avatar_length.js'), language: 'cjs' });
+      expect(fs.readFileSync(path.join(migrationsDir, 'v0_1_1_fix_avatar_length.js'), 'utf8')).to.include('module.exports = {');
+      await expectLatestApplies(migrationsDir, ['0.1.0', '0.1.1']);
+    });
+
+    it('an ESM project ("type": "module") gets an ESM .js file that `latest` applies', async () => {
+      const migrationsDir = path.join(project('esm'), 'migrations');
+      const made = await migrate(['make', 'add avatar to users', '--minor', '--migrations-dir', migrationsDir, '--json']);
+      expect(made.code, made.stderr).to.equal(0);
+      expect(JSON.parse(made.stdout)).to.deep.equal({ version: '0.1.0', file: path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.js'), language: 'esm' });
+      expect(fs.readFileSync(path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.js'), 'utf8')).to.include('export default {');
+      await expectLatestApplies(migrationsDir, ['0.1.0']);
+    });
+
+    it('refusals exit 1 with one stderr line and write nothing (--json: {ok: false, error}); --force writes a lower version', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      await makeMigration({ description: 'baseline', migrationsDir });
+      await makeMigration({ description: 'users and feedback', bump: 'major', migrationsDir });
+      const before = treeOf(migrationsDir);
+      const refusals: [string, string[], RegExp][] = [
+        ['late hotfix', ['--version', '1.0.0'], /^error: version 1\.0\.0 already exists \(users and feedback\); nothing was written$/],
+        ['late hotfix', ['--version', '1.0.0', '--force'], /^error: version 1\.0\.0 already exists/],
+        ['late hotfix', ['--version', '0.9.0'], /^error: version 0\.9\.0 is not greater than the newest registered version 1\.0\.0: .*--force/],
+        ['late hotfix', ['--version', '1.2'], /^error \[INVALID_VERSION\]: "1\.2" is not a valid semver version/],
+        ['late hotfix', ['--version', '0.0.0', '--force'], /^error: version 0\.0\.0 must be greater than 0\.0\.0/],
+        ['!!!', [], /^error: description "!!!" has no letters or digits/],
+      ];
+      for (const [text, options, reason] of refusals) {
+        const run = await migrate(['make', text, ...options, '--migrations-dir', migrationsDir]);
+        const what = `${text} ${options.join(' ')}`;
+        expect(run.code, `${what}: ${run.stderr}`).to.equal(1);
+        expect(run.stdout, what).to.equal('');
+        expect(run.stderr.trimEnd().split('\n'), what).to.have.length(1);
+        expect(run.stderr.trimEnd(), what).to.match(reason);
+        expect(treeOf(migrationsDir), what).to.deep.equal(before);
+      }
+
+      const json = await migrate(['make', 'late hotfix', '--version', '0.9.0', '--json', '--migrations-dir', migrationsDir]);
+      expect(json.code).to.equal(1);
+      expect(JSON.parse(json.stdout)).to.deep.include({ ok: false });
+      expect(JSON.parse(json.stdout).error).to.deep.include({ name: 'GeneratorError' });
+      expect(JSON.parse(json.stdout).error.message).to.match(/^version 0\.9\.0 is not greater than the newest registered version 1\.0\.0/);
+      expect(json.stderr.trimEnd().split('\n')).to.have.length(1);
+      expect(treeOf(migrationsDir)).to.deep.equal(before);
+
+      const file = path.join(migrationsDir, 'v0_9_0_late_hotfix.js');
+      const forced = await migrate(['make', 'late hotfix', '--version', '0.9.0', '--force', '--migrations-dir', migrationsDir]);
+      expect(forced).to.deep.include({ code: 0, stdout: `created ${path.relative(REPO_ROOT, file)} (0.9.0)\n`, stderr: '' });
+      expect(Object.keys(treeOf(migrationsDir))).to.deep.equal([...Object.keys(before), 'v0_9_0_late_hotfix.js'].sort());
+      expect((await loadMigrations(migrationsDir)).map((m) => m.version)).to.deep.equal(['0.1.0', '0.9.0', '1.0.0']);
+    });
+
+    it('usage errors exit 2 with the usage on stderr, and write nothing', async () => {
+      const migrationsDir = path.join(project('cjs'), 'migrations');
+      const usage: [string[], RegExp][] = [
+        [['make'], /^error: make needs TEXT$/],
+        [['make', '  '], /^error: make needs a non-empty TEXT/],
+        [['make', 'x', '--major', '--patch'], /^error: make takes one of --major, --minor, --patch, --version$/],
+        [['make', 'x', '--minor', '--version', '2.0.0'], /^error: make takes one of --major, --minor, --patch, --version$/],
+        [['make', 'add', 'avatar'], /^error: too many arguments: make add avatar$/],
+        [['make', 'x', '--dry-run'], /^error: --dry-run goes with latest, down, to$/],
+        [['latest', '--major'], /^error: --major goes with make$/],
+        [['status', '--version', '1.0.0'], /^error: --version goes with make$/],
+      ];
+      for (const [args, reason] of usage) {
+        // --env test: were the usage check to pass, nothing would touch the development database either.
+        const run = await migrate([...args, '--migrations-dir', migrationsDir, '--env', 'test']);
+        expect(run.code, `${args.join(' ')}: ${run.stderr}`).to.equal(2);
+        expect(run.stdout, args.join(' ')).to.equal('');
+        expect(run.stderr.split('\n')[0], args.join(' ')).to.match(reason);
+        expect(run.stderr, args.join(' ')).to.include(`Usage: ${PROGRAM} [command [ARG]] [options]`);
+      }
+      expect(fs.existsSync(migrationsDir), 'the migrations folder was not even created').to.equal(false);
+    });
+  });
+
+  describe("the repo's own migrations/", () => {
+    it('was never written by these tests', () => {
+      expect(Object.keys(repoMigrationsAtStart)).to.include('v0_1_0_baseline.ts');
+      expect(treeOf(REPO_MIGRATIONS)).to.deep.equal(repoMigrationsAtStart);
+    });
   });
 });

@@ -7,7 +7,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { createKnex } from '../../lib/bootstrap';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import { withSqliteDefaults } from '../../lib/sqlite/connection';
 import { ourMigrations, tableDdl, versionOf } from './migrations';
 import { knexDirectoryConfig, knexMemoryConfig } from './peer-knex';

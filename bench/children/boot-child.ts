@@ -51,7 +51,7 @@ async function boot(p: BootInput): Promise<BootOutput> {
     case 'ours':
     case 'ours-modules': {
       const { db, sql } = await openKnex(p.file);
-      const [{ runMigrations }, { silentLogger }] = await Promise.all([import('../../lib/runner'), import('../../lib/logger')]);
+      const [{ runMigrations }, { silentLogger }] = await Promise.all([import('../../lib/functions'), import('../../lib/logger')]);
       let migrations: import('../../lib/types').Migration[];
       if (p.contender === 'ours') {
         const { ourMigrations } = await import('./migrations');

@@ -9,7 +9,7 @@
 import { createKnex } from '../../lib/bootstrap';
 import { configFromUrl } from '../../lib/database-url';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import { emit, input, main } from './protocol';
 import { LOADED, raceMigrations, type RaceInput, type RaceOutput } from './race-migrations';
 

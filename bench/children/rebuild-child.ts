@@ -69,7 +69,7 @@ async function rebuild(p: RebuildInput): Promise<number> {
       case 'ours-runner': {
         const [{ rebuildTable }, { runMigrations }, { silentLogger }] = await Promise.all([
           import('../../lib/sqlite/rebuild'),
-          import('../../lib/runner'),
+          import('../../lib/functions'),
           import('../../lib/logger'),
         ]);
         const report = await runMigrations(

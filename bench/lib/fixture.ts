@@ -7,7 +7,7 @@
  */
 import fs from 'fs';
 import knexFactory from 'knex';
-import { initializeVersionTracking, updateDatabaseVersion } from '../../lib/settings';
+import { initializeVersionTracking, updateDatabaseVersion } from '../../lib/store/settings';
 
 export async function buildRebuildFixture(file: string, rows: number): Promise<void> {
   const db = knexFactory({ client: 'sqlite3', connection: { filename: file }, useNullAsDefault: true });

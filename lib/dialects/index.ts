@@ -5,7 +5,7 @@ import { postgresAdapter } from './postgres';
 import { sqliteAdapter } from './sqlite';
 import type { DialectAdapter } from './types';
 
-export type { DialectAdapter, LockedSession, LockOptions } from './types';
+export { DEFAULT_LOCK_TIMEOUT_MS, type DialectAdapter, type LockedSession, type LockOptions } from './types';
 
 /** The adapter for a knex instance's engine (knex's `client.dialect`: sqlite3, postgresql, mysql). */
 export function adapterFor(db: Knex | Knex.Transaction): DialectAdapter {

@@ -8,7 +8,7 @@
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
 import { assertNoForeignKeyViolations, markForeignKeysCheckedByRunner } from '../sqlite/foreign-key-check';
-import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../settings';
+import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../store/settings';
 import { withPinnedConnection, type RawConnection } from './connection';
 import type { DialectAdapter, LockedSession, LockOptions } from './types';
 

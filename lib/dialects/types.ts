@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 
+/** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+
 export interface LockOptions {
   /** How long to wait for another runner's lock before LockTimeoutError. */
   readonly lockTimeoutMs: number;

@@ -4,16 +4,17 @@
  */
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { AdditiveViolationError, classify, isMajorStep, isWidening } from '../../lib/additive';
-import { checkAdditive } from '../../lib/check';
+import { AdditiveViolationError, classify, isMajorStep, isWidening } from '../../lib/snapshot/additive';
+import { checkAdditive } from '../../lib/functions';
 import { isSqlite } from '../../lib/dialects';
 import { MigrationFailedError, UnsupportedDialectError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
-import { getDatabaseVersion } from '../../lib/settings';
-import { schemaSnapshot } from '../../lib/snapshot';
+import { runMigrations } from '../../lib/functions';
+import { getDatabaseVersion } from '../../lib/store/settings';
+import { schemaSnapshot } from '../../lib/snapshot/snapshot';
 import { rebuildTable } from '../../lib/sqlite/rebuild';
 import type { Migration } from '../../lib/types';
+import { APP_MIGRATIONS_DIR } from '../helpers/app';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 
 const quiet = { logger: silentLogger };
@@ -124,7 +125,7 @@ for (const dialect of DIALECTS) {
 
       it("the app's own migrations are additive where they must be", async () => {
         const { db } = database();
-        const report = await checkAdditive(db, undefined, quiet);
+        const report = await checkAdditive(db, APP_MIGRATIONS_DIR, quiet);
         expect(report).to.deep.equal({ ok: true, checked: [{ version: '0.1.0', major: false }, { version: '1.0.0', major: true }], violations: [] });
       });
     } else {

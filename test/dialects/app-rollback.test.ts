@@ -3,14 +3,14 @@
  */
 import { expect } from 'chai';
 import { MigrationFailedError } from '../../lib/errors';
-import { checksumOf } from '../../lib/checksum';
+import { checksumOf } from '../../lib/store/checksum';
 import { silentLogger } from '../../lib/logger';
-import { migrateTo, rollback, runMigrations } from '../../lib/runner';
-import { getDatabaseVersion } from '../../lib/settings';
-import { schemaSnapshot } from '../../lib/snapshot';
+import { migrateTo, rollback, runMigrations } from '../../lib/functions';
+import { getDatabaseVersion } from '../../lib/store/settings';
+import { schemaSnapshot } from '../../lib/snapshot/snapshot';
 import type { Migration } from '../../lib/types';
-import { validateDatabase } from '../../lib/validate';
-import { CURRENT_DB_VERSION } from '../../migrations';
+import { validateDatabase } from '../../lib/functions';
+import { APP_MIGRATIONS_DIR, CURRENT_DB_VERSION } from '../helpers/app';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { tableMigrations } from '../helpers/migrations';
 
@@ -20,7 +20,7 @@ for (const dialect of DIALECTS) {
   describeDialect(dialect, "the app's migrations down and up", ({ database }) => {
     it('1.0.0 down keeps every user and post; up again gives the same schema snapshot', async () => {
       const { db } = database();
-      await runMigrations(db, undefined, quiet);
+      await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       await db('users').insert([
         { username: 'ada', email: 'ada@x', password_hash: 'h1' },
         { username: 'bob', email: 'bob@x', password_hash: 'h2' },
@@ -31,7 +31,7 @@ for (const dialect of DIALECTS) {
       const posts = await db('posts').orderBy('id').select('id', 'user_id', 'body');
       const schemaAtLatest = await schemaSnapshot(db);
 
-      const down = await rollback(db, { to: '0.1.0', ...quiet });
+      const down = await rollback(db, { to: '0.1.0', migrations: APP_MIGRATIONS_DIR, ...quiet });
       expect(down.applied.map((a) => a.version)).to.deep.equal(['1.0.0']);
       expect(await getDatabaseVersion(db)).to.equal('0.1.0');
       expect(await db.schema.hasTable('user_logins')).to.equal(false);
@@ -40,7 +40,7 @@ for (const dialect of DIALECTS) {
       expect(await db('users').orderBy('id').select('id', 'username', 'email', 'password_hash')).to.deep.equal(users);
       expect(await db('posts').orderBy('id').select('id', 'user_id', 'body')).to.deep.equal(posts);
 
-      await runMigrations(db, undefined, quiet);
+      await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       expect(await getDatabaseVersion(db)).to.equal(CURRENT_DB_VERSION);
       expect(await schemaSnapshot(db)).to.deep.equal(schemaAtLatest);
       expect(await db('posts').orderBy('id').select('id', 'user_id', 'body')).to.deep.equal(posts);
@@ -49,16 +49,16 @@ for (const dialect of DIALECTS) {
 
     it('the baseline is undone only on an empty database', async () => {
       const { db } = database();
-      await runMigrations(db, undefined, quiet);
+      await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       await db('users').insert({ username: 'ada', email: 'ada@x', password_hash: 'h' });
-      const err = await migrateTo(db, '0.0.0', quiet).catch((e: unknown) => e);
+      const err = await migrateTo(db, '0.0.0', { ...quiet, migrations: APP_MIGRATIONS_DIR }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(MigrationFailedError);
       expect((err as Error).message).to.include('refusing to drop users: it holds 1 row(s)');
       expect(await db('users').count({ n: '*' }).first()).to.satisfy((r: { n: unknown }) => Number(r.n) === 1);
       expect(await db.schema.hasTable('users')).to.equal(true);
       // On an empty database the whole way down works.
       await db('users').del();
-      await migrateTo(db, '0.0.0', quiet).catch(() => undefined); // MySQL may already be dirty from the attempt above
+      await migrateTo(db, '0.0.0', { ...quiet, migrations: APP_MIGRATIONS_DIR }).catch(() => undefined); // MySQL may already be dirty from the attempt above
       if (dialect.engine !== 'mysql') {
         expect(await getDatabaseVersion(db)).to.equal('0.0.0');
         expect(await db.schema.hasTable('users')).to.equal(false);

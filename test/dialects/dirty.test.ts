@@ -3,12 +3,12 @@
  * migrations. The database is marked dirty and refuses to migrate until repaired.
  */
 import { expect } from 'chai';
-import { DIRTY_KEY } from '../../lib/dirty';
+import { DIRTY_KEY } from '../../lib/store/dirty';
 import { DirtyDatabaseError, InvalidVersionError, MigrationFailedError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { repairDatabase } from '../../lib/repair';
-import { runMigrations } from '../../lib/runner';
-import { getDatabaseVersion, getSystemSetting } from '../../lib/settings';
+import { repairDatabase } from '../../lib/store/repair';
+import { runMigrations } from '../../lib/functions';
+import { getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { tableMigrations } from '../helpers/migrations';

@@ -6,19 +6,19 @@ import { spawn } from 'child_process';
 import type { Knex } from 'knex';
 import { initializeDatabase } from '../../lib/bootstrap';
 import { adapterFor } from '../../lib/dialects';
-import { migrationStatus } from '../../lib/status';
+import { migrationStatus } from '../../lib/functions';
 import { CorruptVersionError, LockTimeoutError, MigrationFailedError, SchemaTooNewError, UnsupportedDialectError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import {
   getDatabaseVersion,
   getSystemSetting,
   initializeVersionTracking,
   setSystemSetting,
   updateDatabaseVersion,
-} from '../../lib/settings';
+} from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
-import { CURRENT_DB_VERSION } from '../../migrations';
+import { APP_INIT, APP_MIGRATIONS_DIR, CURRENT_DB_VERSION } from '../helpers/app';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { tableMigrations } from '../helpers/migrations';
 import { REPO_ROOT, runTs } from '../helpers/processes';
@@ -61,7 +61,7 @@ for (const dialect of DIALECTS) {
 
     it("the app's migrations reach CURRENT_DB_VERSION and keep users and posts", async () => {
       const { db } = database();
-      await runMigrations(db, undefined, quiet);
+      await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       expect(await getDatabaseVersion(db)).to.equal(CURRENT_DB_VERSION);
       await db('users').insert({ username: 'ada', email: 'ada@x', password_hash: 'h', is_admin: true });
       const [user] = await db('users').select('id', 'is_admin');
@@ -78,12 +78,12 @@ for (const dialect of DIALECTS) {
 
     it('initializeDatabase and migrationStatus work the same: pending before, applied after', async () => {
       const { db } = database();
-      const before = await migrationStatus(db);
+      const before = await migrationStatus(db, APP_MIGRATIONS_DIR);
       expect(before.current).to.equal('0.0.0');
       expect(before.migrations.every((m) => m.state === 'pending')).to.equal(true);
       expect(await db.schema.hasTable('system_settings'), 'status is read-only').to.equal(false);
-      expect(await initializeDatabase(db, quiet)).to.equal(db);
-      const after = await migrationStatus(db);
+      expect(await initializeDatabase(db, { ...quiet, ...APP_INIT })).to.equal(db);
+      const after = await migrationStatus(db, APP_MIGRATIONS_DIR);
       expect(after.current).to.equal(CURRENT_DB_VERSION);
       expect(after.migrations.every((m) => m.state === 'applied')).to.equal(true);
     });

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { configFromUrl } from '../../lib/database-url';
 import { createKnex } from '../../lib/bootstrap';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import { postgres, mysql, describeDialect } from '../helpers/dialects';
 import { runTs } from '../helpers/processes';
 

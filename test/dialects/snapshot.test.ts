@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import {
   BOOKKEEPING_TABLES,
   diffSnapshots,
@@ -18,9 +18,10 @@ import {
   writeExpectedSnapshot,
   type SchemaSnapshot,
   type TableSnapshot,
-} from '../../lib/snapshot';
+} from '../../lib/snapshot/snapshot';
 import { rebuildTable } from '../../lib/sqlite/rebuild';
 import { tempDir } from '../helpers/db';
+import { APP_MIGRATIONS_DIR, APP_SNAPSHOTS_DIR } from '../helpers/app';
 import { DIALECTS, describeDialect, type TestDialect } from '../helpers/dialects';
 import { createLegacyDatabase } from '../helpers/legacy';
 
@@ -100,7 +101,7 @@ for (const dialect of DIALECTS) {
   describeDialect(dialect, 'schema snapshots', ({ database }) => {
     const migrated = async (): Promise<Knex> => {
       const { db } = database();
-      await runMigrations(db, undefined, quiet);
+      await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       return db;
     };
 
@@ -117,24 +118,24 @@ for (const dialect of DIALECTS) {
 
     it(`a fresh database migrated by the app's migrations equals migrations/snapshots/${dialect.engine}.json`, async () => {
       const db = await migrated();
-      expectSameSchema(readExpectedSnapshot(dialect.engine), await schemaSnapshot(db), `the migrated schema differs from ${snapshotPath(dialect.engine)}`);
-      expect(await validateSchema(db)).to.deep.equal({ path: snapshotPath(dialect.engine), differences: [] });
+      expectSameSchema(readExpectedSnapshot(dialect.engine, APP_SNAPSHOTS_DIR), await schemaSnapshot(db), `the migrated schema differs from ${snapshotPath(dialect.engine, APP_SNAPSHOTS_DIR)}`);
+      expect(await validateSchema(db, { dir: APP_SNAPSHOTS_DIR })).to.deep.equal({ path: snapshotPath(dialect.engine, APP_SNAPSHOTS_DIR), differences: [] });
     });
 
     if (dialect.engine === 'sqlite') {
       it('a legacy database upgraded by runMigrations equals a fresh one and the committed snapshot', async () => {
         const { db } = database();
         await createLegacyDatabase(db);
-        await runMigrations(db, undefined, quiet);
+        await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
         const upgraded = await schemaSnapshot(db);
         const other = await dialect.create();
         try {
-          await runMigrations(other.db, undefined, quiet);
+          await runMigrations(other.db, APP_MIGRATIONS_DIR, quiet);
           expectSameSchema(await schemaSnapshot(other.db), upgraded, 'upgraded legacy database vs fresh database');
         } finally {
           await other.cleanup();
         }
-        expectSameSchema(readExpectedSnapshot('sqlite'), upgraded, 'upgraded legacy database vs the committed snapshot');
+        expectSameSchema(readExpectedSnapshot('sqlite', APP_SNAPSHOTS_DIR), upgraded, 'upgraded legacy database vs the committed snapshot');
       });
     }
 
@@ -189,7 +190,7 @@ for (const dialect of DIALECTS) {
 
     describe('drift: a hand change is reported exactly, and readably', () => {
       const drift = async (db: Knex) => {
-        const diffs = diffSnapshots(readExpectedSnapshot(dialect.engine), await schemaSnapshot(db));
+        const diffs = diffSnapshots(readExpectedSnapshot(dialect.engine, APP_SNAPSHOTS_DIR), await schemaSnapshot(db));
         return { diffs, text: formatDiff(diffs) };
       };
 
@@ -275,9 +276,9 @@ for (const dialect of DIALECTS) {
         const written = await writeExpectedSnapshot(db, { dir: tmp.dir });
         expect(written.path).to.equal(snapshotPath(dialect.engine, tmp.dir));
         expect(readExpectedSnapshot(dialect.engine, tmp.dir)).to.deep.equal(written.snapshot);
-        expect(serializeSnapshot(written.snapshot)).to.equal(serializeSnapshot(readExpectedSnapshot(dialect.engine)));
+        expect(serializeSnapshot(written.snapshot)).to.equal(serializeSnapshot(readExpectedSnapshot(dialect.engine, APP_SNAPSHOTS_DIR)));
         expect(() => readExpectedSnapshot('oracle', tmp.dir)).to.throw(/no expected schema snapshot for oracle/);
-        expect(() => snapshotPath('../etc/passwd')).to.throw(/invalid snapshot engine name/);
+        expect(() => snapshotPath('../etc/passwd', APP_SNAPSHOTS_DIR)).to.throw(/invalid snapshot engine name/);
       } finally {
         tmp.cleanup();
       }

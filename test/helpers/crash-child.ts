@@ -21,8 +21,9 @@
 import fs from 'fs';
 import { createKnex } from '../../lib/bootstrap';
 import { configFromUrl, databaseUrlFromEnv } from '../../lib/database-url';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import { setRebuildStepHook } from '../../lib/sqlite/rebuild';
+import { APP_MIGRATIONS_DIR } from './app';
 import { slowMigrations } from './crash-migrations';
 
 /** How long a paused child waits for its kill before giving up (so a broken test cannot leave it behind). */
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   setRebuildStepHook((step) => marker(`STEP ${step}`));
   const logger = { info: (m: string) => marker(`LOG ${m}`), warn: (m: string) => marker(`LOG warning: ${m}`) };
   try {
-    const list = process.env.CRASH_LIST === 'slow' ? slowMigrations(marker) : undefined;
+    const list = process.env.CRASH_LIST === 'slow' ? slowMigrations(marker) : APP_MIGRATIONS_DIR;
     marker('START');
     await runMigrations(db, list, { logger, lockTimeoutMs: 120_000 });
     marker('DONE');

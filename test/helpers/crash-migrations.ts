@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { Migration } from '../../lib/types';
-import { migrations as appMigrations } from '../../migrations';
+import { appMigrations } from './app';
 
 export const SLOW_BATCHES = 8;
 

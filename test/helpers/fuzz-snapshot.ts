@@ -16,7 +16,7 @@
  */
 import type { Knex } from 'knex';
 import { isDeepStrictEqual } from 'util';
-import { HISTORY_TABLE } from '../../lib/history';
+import { HISTORY_TABLE } from '../../lib/store/history';
 
 type Db = Knex | Knex.Transaction;
 type Row = Record<string, unknown>;

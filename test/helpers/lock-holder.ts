@@ -6,7 +6,7 @@
 import { createKnex } from '../../lib/bootstrap';
 import { configFromUrl, databaseUrlFromEnv } from '../../lib/database-url';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 
 const db = createKnex(configFromUrl(databaseUrlFromEnv()));
 runMigrations(

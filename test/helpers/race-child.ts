@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { createKnex } from '../../lib/bootstrap';
 import { configFromUrl, databaseUrlFromEnv } from '../../lib/database-url';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import type { Migration } from '../../lib/types';
 
 export function loggingMigrations(count: number): Migration[] {

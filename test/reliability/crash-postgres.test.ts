@@ -11,10 +11,10 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import semver from 'semver';
-import { DIRTY_KEY } from '../../lib/dirty';
+import { DIRTY_KEY } from '../../lib/store/dirty';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
-import { getDatabaseVersion, getSystemSetting } from '../../lib/settings';
+import { runMigrations } from '../../lib/functions';
+import { getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
 import {
   SLOW,
   describePlan,

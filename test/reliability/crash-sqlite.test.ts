@@ -18,8 +18,8 @@ import os from 'os';
 import path from 'path';
 import type { Knex } from 'knex';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
-import { CURRENT_DB_VERSION } from '../../migrations';
+import { runMigrations } from '../../lib/functions';
+import { APP_MIGRATIONS_DIR, CURRENT_DB_VERSION } from '../helpers/app';
 import { createLargeLegacyFixture, dataFacts, type LegacyFixture } from '../helpers/crash-fixtures';
 import {
   SLOW,
@@ -91,7 +91,7 @@ describe('crash at any point: SIGKILL while migrating a legacy SQLite file', fun
     // show a migrated legacy database ends with exactly this schema).
     const fresh = memoryDb();
     try {
-      await runMigrations(fresh, undefined, { logger: silentLogger });
+      await runMigrations(fresh, APP_MIGRATIONS_DIR, { logger: silentLogger });
       currentSchema = await schemaOf(fresh);
     } finally {
       await fresh.destroy();
@@ -121,7 +121,7 @@ describe('crash at any point: SIGKILL while migrating a legacy SQLite file', fun
       expect(await dataFacts(db), `${label}: every user and post, unchanged`).to.deep.equal(fixture.data);
 
       // A following run completes, with the same users and posts.
-      const report = await runMigrations(db, undefined, { logger: silentLogger });
+      const report = await runMigrations(db, APP_MIGRATIONS_DIR, { logger: silentLogger });
       expect(report, `${label}: the following run`).to.include({ from: version, to: CURRENT_DB_VERSION });
       expect(await schemaOf(db), `${label}: schema after the following run`).to.deep.equal(currentSchema);
       expect(await dataFacts(db), `${label}: users and posts after the following run`).to.deep.equal(fixture.data);

@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Knex } from 'knex';
-import { DIRTY_KEY } from '../../lib/dirty';
+import { DIRTY_KEY } from '../../lib/store/dirty';
 import { InvalidSettingError } from '../../lib/errors';
 import {
   getDatabaseVersion,
@@ -16,7 +16,7 @@ import {
   initializeVersionTracking,
   setSystemSetting,
   updateDatabaseVersion,
-} from '../../lib/settings';
+} from '../../lib/store/settings';
 import { memoryDb } from '../helpers/db';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { fuzzParams, fuzzRuns, hostileText, longText, settingValue } from '../helpers/fuzz-arbitraries';

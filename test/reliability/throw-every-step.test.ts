@@ -15,11 +15,11 @@ import type { Knex } from 'knex';
 import { isDeepStrictEqual } from 'util';
 import { MigrationFailedError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
-import { getDatabaseVersion, getSystemSetting, setSystemSetting } from '../../lib/settings';
+import { runMigrations } from '../../lib/functions';
+import { getDatabaseVersion, getSystemSetting, setSystemSetting } from '../../lib/store/settings';
 import { rebuildTable } from '../../lib/sqlite/rebuild';
 import type { Migration } from '../../lib/types';
-import { migrations as appMigrations } from '../../migrations';
+import { appMigrations } from '../helpers/app';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { engineOf, snapshot, withoutHistoryOf, withoutSetting, withoutTable, type DbSnapshot } from '../helpers/fuzz-snapshot';
 

@@ -4,10 +4,10 @@ import semver from 'semver';
 import { initializeDatabase } from '../../lib/bootstrap';
 import { MigrationFailedError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
-import { getDatabaseVersion } from '../../lib/settings';
+import { runMigrations } from '../../lib/functions';
+import { getDatabaseVersion } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
-import { CURRENT_DB_VERSION, migrations } from '../../migrations';
+import { APP_INIT, APP_MIGRATIONS_DIR, CURRENT_DB_VERSION, appMigrations as migrations } from '../helpers/app';
 import { memoryDb } from '../helpers/db';
 import { createLegacyDatabase, schemaOf } from '../helpers/legacy';
 
@@ -27,7 +27,7 @@ describe("the app's migrations (SQLite)", () => {
   });
 
   it('a fresh database reaches CURRENT_DB_VERSION with the full schema', async () => {
-    const report = await runMigrations(db, undefined, quiet);
+    const report = await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
     expect(report.from).to.equal('0.0.0');
     expect(report.to).to.equal(CURRENT_DB_VERSION);
     expect(await getDatabaseVersion(db)).to.equal(CURRENT_DB_VERSION);
@@ -43,7 +43,7 @@ describe("the app's migrations (SQLite)", () => {
   });
 
   it('1.0.0 enforces what it promises: feedback kind, FKs with CASCADE and SET NULL, is_admin default', async () => {
-    await runMigrations(db, undefined, quiet);
+    await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
     await db('users').insert([{ id: 1, username: 'a', email: 'a@x', password_hash: 'h' }, { id: 2, username: 'b', email: 'b@x', password_hash: 'h' }]);
     expect(await db('users').pluck('is_admin')).to.deep.equal([0, 0]);
     await db('user_logins').insert({ user_id: 1, ip_address: '127.0.0.1' });
@@ -67,7 +67,7 @@ describe("the app's migrations (SQLite)", () => {
       // 40 users with 3 posts each; the deleted 40th user took its 3 posts with it (CASCADE).
       expect(postsBefore).to.have.length(117);
 
-      const report = await runMigrations(db, undefined, quiet);
+      const report = await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
       expect(report.applied.map((a) => a.version)).to.deep.equal(['0.1.0', '1.0.0']);
 
       const usersAfter = (await db('users').orderBy('id').select()) as Record<string, unknown>[];
@@ -84,9 +84,9 @@ describe("the app's migrations (SQLite)", () => {
     it('ends with exactly the schema of a fresh database', async () => {
       const fresh = memoryDb();
       try {
-        await runMigrations(fresh, undefined, quiet);
+        await runMigrations(fresh, APP_MIGRATIONS_DIR, quiet);
         await createLegacyDatabase(db);
-        await runMigrations(db, undefined, quiet);
+        await runMigrations(db, APP_MIGRATIONS_DIR, quiet);
         expect(await schemaOf(db)).to.deep.equal(await schemaOf(fresh));
       } finally {
         await fresh.destroy();
@@ -100,7 +100,7 @@ describe("the app's migrations (SQLite)", () => {
       await db.raw('PRAGMA foreign_keys = ON');
       const postsBefore = await db('posts').orderBy('id').select();
       const schemaBefore = await schemaOf(db);
-      const err = await runMigrations(db, undefined, quiet).catch((e: unknown) => e);
+      const err = await runMigrations(db, APP_MIGRATIONS_DIR, quiet).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(MigrationFailedError);
       expect((err as Error).message).to.match(/Migration 0\.1\.0 \(baseline: users and posts\) failed: .*1 foreign key violation\(s\) \(posts rowid 11 -> users\)/);
       expect(await db('posts').orderBy('id').select()).to.deep.equal(postsBefore);
@@ -112,7 +112,7 @@ describe("the app's migrations (SQLite)", () => {
 
   describe('initializeDatabase', () => {
     it('from a config: connects with foreign keys on, migrates, runs the fallback, returns knex', async () => {
-      const ready = await initializeDatabase({ client: 'sqlite3', connection: { filename: ':memory:' } }, quiet);
+      const ready = await initializeDatabase({ client: 'sqlite3', connection: { filename: ':memory:' } }, { ...quiet, ...APP_INIT });
       try {
         expect(await getDatabaseVersion(ready)).to.equal(CURRENT_DB_VERSION);
         expect(await ready.raw('PRAGMA foreign_keys')).to.deep.equal([{ foreign_keys: 1 }]);
@@ -124,7 +124,7 @@ describe("the app's migrations (SQLite)", () => {
 
     it('from an instance: returns the same instance, turns foreign keys on, leaves it open', async () => {
       await db.raw('PRAGMA foreign_keys = OFF');
-      const ready = await initializeDatabase(db, quiet);
+      const ready = await initializeDatabase(db, { ...quiet, ...APP_INIT });
       expect(ready).to.equal(db);
       expect(await db.raw('PRAGMA foreign_keys')).to.deep.equal([{ foreign_keys: 1 }]);
       expect(await getDatabaseVersion(db)).to.equal(CURRENT_DB_VERSION);
@@ -137,8 +137,17 @@ describe("the app's migrations (SQLite)", () => {
       expect(order).to.deep.equal(['migrate', 'fallback']);
     });
 
-    it('the default fallback creates the baseline tables if they are missing (and only those)', async () => {
+    it('has no default fallback: with no migrations and no createTables it creates only the bookkeeping', async () => {
       await initializeDatabase(db, { ...quiet, migrations: [] });
+      expect((await db.raw("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")).map((r: { name: string }) => r.name)).to.deep.equal([
+        'sqlite_sequence',
+        'system_migrations',
+        'system_settings',
+      ]);
+    });
+
+    it("the sample app's fallback (the baseline's create-tables) creates users and posts if they are missing, and only those", async () => {
+      await initializeDatabase(db, { ...quiet, migrations: [], createTables: APP_INIT.createTables });
       expect(await db.schema.hasTable('users')).to.equal(true);
       expect(await db.schema.hasTable('posts')).to.equal(true);
       expect(await db.schema.hasTable('feedback')).to.equal(false);

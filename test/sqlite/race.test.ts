@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import path from 'path';
-import { getDatabaseVersion } from '../../lib/settings';
+import { getDatabaseVersion } from '../../lib/store/settings';
 import { fileDb, tempDir } from '../helpers/db';
 import { runTs } from '../helpers/processes';
 

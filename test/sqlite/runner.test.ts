@@ -9,9 +9,9 @@ import {
   SchemaTooNewError,
 } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
-import { runMigrations } from '../../lib/runner';
+import { runMigrations } from '../../lib/functions';
 import { rebuildTable } from '../../lib/sqlite/rebuild';
-import { getDatabaseVersion, initializeVersionTracking, updateDatabaseVersion } from '../../lib/settings';
+import { getDatabaseVersion, initializeVersionTracking, updateDatabaseVersion } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
 import { fileDb, memoryDb, statementsDuring, tempDir } from '../helpers/db';
 import { recordingLogger, sqliteSchema, tableFor, tableMigrations } from '../helpers/migrations';

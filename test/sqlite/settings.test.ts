@@ -7,7 +7,7 @@ import {
   initializeVersionTracking,
   setSystemSetting,
   updateDatabaseVersion,
-} from '../../lib/settings';
+} from '../../lib/store/settings';
 import { memoryDb } from '../helpers/db';
 
 describe('settings (SQLite, in memory)', () => {

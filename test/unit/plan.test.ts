@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { CorruptVersionError, InvalidMigrationError, SchemaTooNewError } from '../../lib/errors';
-import { newestVersion, planFrom, validateMigrations } from '../../lib/plan';
+import { newestVersion, planFrom, validateMigrations } from '../../lib/plan/plan';
 import type { Migration } from '../../lib/types';
 
 const noop = async () => undefined;

@@ -5,10 +5,13 @@
  */
 import os from 'os';
 import type { Knex } from 'knex';
-import { bookkeepingTable, schemaBuilder, type SettingsOptions } from './settings';
-import type { Migration, Queryable } from './types';
+import { SETTINGS_TABLE, bookkeepingTable, schemaBuilder, type SettingsOptions } from './settings';
+import type { Migration, Queryable } from '../types';
 
 export const HISTORY_TABLE = 'system_migrations';
+
+/** Tables of the migration machinery (ours and knex's), left out of schema snapshots. */
+export const BOOKKEEPING_TABLES: readonly string[] = [SETTINGS_TABLE, HISTORY_TABLE, 'knex_migrations', 'knex_migrations_lock'];
 
 export type Direction = 'up' | 'down' | 'adopt';
 

@@ -3,9 +3,9 @@
  * This module knows nothing of migrations; it only stores and validates values.
  */
 import type { Knex } from 'knex';
-import { CorruptVersionError, InvalidSettingError, InvalidVersionError, showValue } from './errors';
-import { isCanonicalSemver } from './version';
-import type { Queryable } from './types';
+import { CorruptVersionError, InvalidSettingError, InvalidVersionError, showValue } from '../errors';
+import { isCanonicalSemver } from '../version';
+import type { Queryable } from '../types';
 
 export const SETTINGS_TABLE = 'system_settings';
 export const DB_VERSION_KEY = 'db_version';
@@ -59,7 +59,7 @@ export async function initializeVersionTracking(db: Queryable, options: Settings
 /** CREATE TABLE system_settings, unconditionally (fails if it exists). */
 export async function createSettingsTable(db: Queryable, options: SettingsOptions = {}): Promise<void> {
   // Loaded on use: the dialect adapters themselves use this module.
-  const { adapterFor } = await import('./dialects');
+  const { adapterFor } = await import('../dialects');
   const collation = await adapterFor(db).exactKeyCollation?.(db);
   await schemaBuilder(db, options).createTable(SETTINGS_TABLE, (t) => {
     if (collation) t.charset('utf8mb4');

@@ -10,14 +10,13 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { adapterFor } from './dialects';
-import { HISTORY_TABLE } from './history';
-import { SETTINGS_TABLE } from './settings';
-import { mysqlTables } from './snapshot/mysql';
-import { byText, checkKey, foreignKeyKey, sortTable, uniqueKey } from './snapshot/normalise';
-import { postgresTables } from './snapshot/postgres';
-import { sqliteTables } from './snapshot/sqlite';
-import type { Db, SchemaSnapshot, SnapshotOptions, TableSnapshot } from './snapshot/types';
+import { adapterFor } from '../dialects';
+import { BOOKKEEPING_TABLES } from '../store/history';
+import { mysqlTables } from './mysql';
+import { byText, checkKey, foreignKeyKey, sortTable, uniqueKey } from './normalise';
+import { postgresTables } from './postgres';
+import { sqliteTables } from './sqlite';
+import type { Db, SchemaSnapshot, SnapshotOptions, TableSnapshot } from './types';
 
 export type {
   CheckSnapshot,
@@ -29,10 +28,10 @@ export type {
   SnapshotOptions,
   TableSnapshot,
   UniqueSnapshot,
-} from './snapshot/types';
+} from './types';
 
 /** The migration machinery's own tables (ours and knex's): their shape is not the app's schema. */
-export const BOOKKEEPING_TABLES: readonly string[] = [SETTINGS_TABLE, HISTORY_TABLE, 'knex_migrations', 'knex_migrations_lock'];
+export { BOOKKEEPING_TABLES };
 
 /** Describes the database's tables (minus `options.exclude`, default BOOKKEEPING_TABLES), sorted by name. */
 export async function schemaSnapshot(db: Db, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
@@ -147,11 +146,8 @@ export function formatDiff(diffs: readonly SnapshotDifference[]): string {
 // ---------------------------------------------------------------------------------------------------------------
 // The committed expected snapshots
 
-/** Where the app's expected snapshots live (one file per engine). */
-export const SNAPSHOT_DIR = path.join(__dirname, '..', 'migrations', 'snapshots');
-
 /** The file holding the expected snapshot for `engine` ("sqlite", "postgres", "mysql"). */
-export function snapshotPath(engine: string, dir: string = SNAPSHOT_DIR): string {
+export function snapshotPath(engine: string, dir: string): string {
   // The engine becomes a file name: refuse anything that could climb out of `dir`.
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(engine)) throw new Error(`invalid snapshot engine name ${JSON.stringify(engine)}`);
   return path.join(dir, `${engine}.json`);
@@ -163,7 +159,7 @@ export function serializeSnapshot(snapshot: SchemaSnapshot): string {
 }
 
 /** Reads the committed expected snapshot; a clear error if it is missing or not a snapshot. */
-export function readExpectedSnapshot(engine: string, dir?: string): SchemaSnapshot {
+export function readExpectedSnapshot(engine: string, dir: string): SchemaSnapshot {
   const file = snapshotPath(engine, dir);
   let text: string;
   try {
@@ -187,7 +183,7 @@ export function readExpectedSnapshot(engine: string, dir?: string): SchemaSnapsh
  * Snapshots `db` and writes it as the expected snapshot of its engine (through a temporary file and a rename,
  * so a crash never leaves half a file). Run it on a fresh database migrated by the app's migrations.
  */
-export async function writeExpectedSnapshot(db: Db, options: SnapshotOptions & { readonly dir?: string } = {}): Promise<{ path: string; snapshot: SchemaSnapshot }> {
+export async function writeExpectedSnapshot(db: Db, options: SnapshotOptions & { readonly dir: string }): Promise<{ path: string; snapshot: SchemaSnapshot }> {
   const snapshot = await schemaSnapshot(db, options);
   const file = snapshotPath(snapshot.dialect, options.dir);
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -198,7 +194,7 @@ export async function writeExpectedSnapshot(db: Db, options: SnapshotOptions & {
 }
 
 /** Compares `db` with its engine's committed snapshot: the differences (empty when the schema is as expected). */
-export async function validateSchema(db: Db, options: SnapshotOptions & { readonly dir?: string } = {}): Promise<{ path: string; differences: SnapshotDifference[] }> {
+export async function validateSchema(db: Db, options: SnapshotOptions & { readonly dir: string }): Promise<{ path: string; differences: SnapshotDifference[] }> {
   const actual = await schemaSnapshot(db, options);
   const file = snapshotPath(actual.dialect, options.dir);
   return { path: file, differences: diffSnapshots(readExpectedSnapshot(actual.dialect, options.dir), actual) };

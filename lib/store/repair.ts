@@ -4,12 +4,12 @@
  * by hand). Runs under the migration lock so it cannot interleave with a runner.
  */
 import type { Knex } from 'knex';
-import { adapterFor } from './dialects';
+import { DEFAULT_LOCK_TIMEOUT_MS, adapterFor } from '../dialects';
 import { clearDirty, readRunnerState, type DirtyState } from './dirty';
-import { InvalidVersionError } from './errors';
-import { DEFAULT_LOCK_TIMEOUT_MS, prepareSettings, settingsOptionsFor } from './runner';
+import { InvalidVersionError } from '../errors';
+import { prepareSettings, settingsOptionsFor } from './bookkeeping';
 import { getDatabaseVersion, updateDatabaseVersion, type SettingsOptions } from './settings';
-import { isCanonicalSemver } from './version';
+import { isCanonicalSemver } from '../version';
 
 export interface RepairOptions extends SettingsOptions {
   /** Set db_version to this version (e.g. the failed migration's, once completed by hand). */

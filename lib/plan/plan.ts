@@ -2,10 +2,10 @@
  * Pure planning, no database: validate a migration list, order it by semver, and decide what is
  * pending for a given database version (the start gate).
  */
-import { DependencyError, InvalidMigrationError, RollbackError, SchemaTooNewError, showValue } from './errors';
-import { INITIAL_VERSION } from './settings';
-import type { Migration } from './types';
-import { compareVersions, isCanonicalSemver, isNewer, majorOf, sortByVersion } from './version';
+import { DependencyError, InvalidMigrationError, RollbackError, SchemaTooNewError, showValue } from '../errors';
+import { INITIAL_VERSION } from '../store/settings';
+import type { Migration } from '../types';
+import { compareVersions, isCanonicalSemver, isNewer, majorOf, sortByVersion } from '../version';
 
 /**
  * Checks every migration and returns them sorted by semver. Reports every problem at once in one

@@ -8,12 +8,13 @@
  * inside real runs and rolls a violating migration back.
  */
 import type { Knex } from 'knex';
-import { MigrationError } from './errors';
-import type { SettingsOptions } from './settings';
+import { AdditiveViolationError } from '../errors';
+export { AdditiveViolationError };
+import type { SettingsOptions } from '../store/settings';
 import { diffSnapshots, schemaSnapshot, type SnapshotDifference } from './snapshot';
-import type { ColumnSnapshot, SchemaSnapshot } from './snapshot/types';
-import type { Migration, StepWrapper } from './types';
-import { compareVersions, majorOf } from './version';
+import type { ColumnSnapshot, SchemaSnapshot } from './types';
+import type { Migration, StepWrapper } from '../types';
+import { compareVersions, majorOf } from '../version';
 
 export type AdditiveRule = 'drop-table' | 'drop-column' | 'narrow-type' | 'not-null-without-default';
 
@@ -31,25 +32,6 @@ export interface AdditiveReport {
   readonly checked: { readonly version: string; readonly major: boolean }[];
   readonly violations: AdditiveViolation[];
 }
-
-/** A minor or patch migration broke the additive-only rule. */
-export class AdditiveViolationError extends MigrationError {
-  constructor(readonly violations: readonly AdditiveViolation[]) {
-    super(
-      'ADDITIVE_VIOLATION',
-      `Migration ${violations[0].version} (${violations[0].description}) is not a major version but ` +
-        violations.map((v) => `${RULE_TEXT[v.rule]} (${v.change})`).join('; ') +
-        ': give it a new major version, or make the change additive',
-    );
-  }
-}
-
-const RULE_TEXT: Record<AdditiveRule, string> = {
-  'drop-table': 'drops a table',
-  'drop-column': 'drops or renames a column',
-  'narrow-type': 'narrows a column type',
-  'not-null-without-default': 'makes a column NOT NULL without a default',
-};
 
 /**
  * A step wrapper that snapshots the schema before and after each migration body and hands the

@@ -3,9 +3,9 @@
  * goes; `transaction: false` migrations), the runner records it in system_settings and every later
  * run refuses until `repairDatabase` clears it.
  */
-import { DirtyDatabaseError, describeCause } from './errors';
+import { DirtyDatabaseError, describeCause } from '../errors';
 import { DB_VERSION_KEY, DIRTY_KEY, settingsTable, writeSetting, type SettingsOptions } from './settings';
-import type { Migration, Queryable } from './types';
+import type { Migration, Queryable } from '../types';
 
 export { DIRTY_KEY };
 

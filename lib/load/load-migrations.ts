@@ -1,0 +1,88 @@
+/**
+ * Loads a folder of migration files, one migration per file: `module.exports = { version, description, up }`
+ * (CommonJS) or `export default { … }` (ESM, TypeScript). The runner orders them by semver later.
+ */
+import { readdir, readFile } from 'fs/promises';
+import { join, resolve } from 'path';
+import { describeCause, InvalidMigrationError } from '../errors';
+import { checksumOfSource } from '../store/checksum';
+import type { Migration } from '../types';
+import { importFile } from './import-file';
+
+const SOURCE = /\.[cm]?[jt]s$/;
+const DECLARATION = /\.d\.[cm]?ts$/;
+const EXPECTED = 'expected module.exports = { version, description, up } or export default { … }';
+
+export async function loadMigrations(directory: string): Promise<Migration[]> {
+  const entries = await readdir(directory, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'ENOTDIR' ? 'is not a directory' : `cannot be read: ${describeCause(err)}`;
+    throw new InvalidMigrationError(`Migration directory ${directory} ${why}`, { cause: err });
+  });
+  const names = entries
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && SOURCE.test(e.name) && !DECLARATION.test(e.name))
+    .map((e) => e.name)
+    .sort(); // code-unit order: the same on every machine, whatever the locale
+
+  const migrations: Migration[] = [];
+  // One at a time: a migration file may have load-time side effects, and errors then name the first bad file.
+  for (const name of names) {
+    const file = join(directory, name);
+    const absolute = resolve(file);
+    let source: string;
+    let exported: unknown;
+    try {
+      source = await readFile(absolute, 'utf8');
+      exported = await importFile(absolute);
+    } catch (err) {
+      throw new InvalidMigrationError(`Migration file ${file} failed to load: ${describeCause(err)}`, { cause: err });
+    }
+    migrations.push(toMigration(file, exported, source));
+  }
+  return migrations;
+}
+
+/** A fresh Migration from a file's exports; refuses anything not migration-shaped. */
+function toMigration(file: string, exported: unknown, source: string): Migration {
+  const m = unwrap(exported);
+  if (!m) throw new InvalidMigrationError(`Migration file ${file} exports no migration: ${EXPECTED}`);
+  const problems = [
+    typeof m.version !== 'string' && 'version must be a string',
+    typeof m.description !== 'string' && 'description must be a string',
+    typeof m.up !== 'function' && 'up must be a function',
+    m.down !== undefined && typeof m.down !== 'function' && 'down must be a function when present',
+    m.transaction !== undefined && typeof m.transaction !== 'boolean' && 'transaction must be a boolean when present',
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length > 0) throw new InvalidMigrationError(`Migration file ${file}: ${problems.join('; ')}`);
+
+  const up = m.up as Migration['up'];
+  const down = m.down as Migration['down'];
+  return {
+    version: m.version as string,
+    description: m.description as string,
+    // Bound, so a migration's methods can still call its other members through `this`.
+    up: up.bind(m),
+    ...(down && { down: down.bind(m) }),
+    ...(m.transaction !== undefined && { transaction: m.transaction as boolean }),
+    ...(m.requires !== undefined && { requires: m.requires as string[] }),
+    // The file is the source of truth: its checksum covers helpers that `up` calls, so it wins over
+    // any `checksum` the export declares (which could go stale when the file is edited).
+    checksum: checksumOfSource(source),
+  };
+}
+
+/**
+ * The migration object in a module's exports: module.exports itself, or its `default` (an ESM
+ * namespace, tsc's `exports.default`, or `import()` of CommonJS wrapping one of those: two levels at most).
+ */
+function unwrap(exported: unknown): Record<string, unknown> | undefined {
+  let value = exported;
+  for (let depth = 0; depth <= 2 && isObject(value); depth++) {
+    if ('version' in value || 'up' in value || 'description' in value) return value;
+    value = value.default;
+  }
+  return undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

@@ -1,0 +1,204 @@
+/**
+ * Applying planned steps under the lock. Two paths with the same outcome:
+ * - a batch: every step in ONE savepoint, then one check, one db_version write and multi-row history
+ *   inserts (SQLite, PostgreSQL); any failure rolls it back whole and falls through to
+ * - one by one: each step in its own savepoint or transaction with its db_version update and
+ *   history row, so when step k fails, 1…k−1 stay applied and db_version ends at k−1.
+ */
+import type { Knex } from 'knex';
+import type { DialectAdapter, LockedSession } from '../dialects';
+import { describeCause } from '../errors';
+import type { State, Step } from '../plan/state';
+import { markDirty } from '../store/dirty';
+import { recordHistory, recordHistoryRows, type HistoryEntry } from '../store/history';
+import { INITIAL_VERSION, updateDatabaseVersion, type SettingsOptions } from '../store/settings';
+import type { AppliedMigration, Logger, Migration, Queryable, StepWrapper } from '../types';
+import { compareVersions } from '../version';
+import { captureQueries } from './capture-sql';
+import { logApplied } from './report';
+
+/** How the steps run. */
+export interface StepRun {
+  /** Return the SQL each migration ran (dry runs). */
+  readonly captureSql: boolean;
+  /** Wraps each migration body (the additive-only guard). */
+  readonly around?: StepWrapper;
+  readonly savepointPerMigration: boolean;
+}
+
+/** What applying a list of steps needs, under the lock. */
+export interface StepContext {
+  readonly session: LockedSession;
+  readonly adapter: DialectAdapter;
+  readonly settings: SettingsOptions;
+  readonly state: State;
+  readonly steps: readonly Step[];
+  readonly logger: Logger;
+  readonly run: StepRun;
+}
+
+export interface Applied {
+  readonly from: string;
+  readonly to: string;
+  readonly applied: AppliedMigration[];
+  readonly failed?: { readonly migration: Migration; readonly cause: unknown; readonly dirty: boolean };
+}
+
+export async function applySteps(ctx: StepContext): Promise<Applied> {
+  const { adapter, state, steps, logger, run } = ctx;
+  if (canBatch(adapter, steps, run)) {
+    const batch = await applyBatch(ctx);
+    if (batch.ok) {
+      for (const a of batch.applied) logApplied(logger, a);
+      return { from: state.version, to: batch.to, applied: batch.applied };
+    }
+    logger.info(
+      `${batch.failedAt ? `migration ${batch.failedAt.version}` : 'the batch'} failed (${describeCause(batch.cause)}); ` +
+        'batch rolled back, running it again one savepoint per migration',
+    );
+  }
+  return applyOneByOne(ctx);
+}
+
+/**
+ * Batching needs DDL that rolls back (so a failed batch can be undone whole) and plain steps: no
+ * per-step hook, no SQL capture, nothing that must run outside a transaction. One step gains nothing.
+ */
+function canBatch(adapter: DialectAdapter, steps: readonly Step[], run: StepRun): boolean {
+  return (
+    adapter.transactionalDdl &&
+    steps.length > 1 &&
+    !run.savepointPerMigration &&
+    !run.captureSql &&
+    run.around === undefined &&
+    !steps.some((s) => s.migration.transaction === false && adapter.runsOutsideTransactions)
+  );
+}
+
+type BatchResult =
+  | { readonly ok: true; readonly to: string; readonly applied: AppliedMigration[] }
+  | { readonly ok: false; readonly failedAt?: Migration; readonly cause: unknown };
+
+/** Statements per migration drop from six to about one. Any failure leaves the database as before the batch. */
+async function applyBatch({ session, adapter, settings, state, steps }: StepContext): Promise<BatchResult> {
+  const entries: HistoryEntry[] = [];
+  const durations: number[] = [];
+  const appliedVersions = new Set(state.applied.keys());
+  let version = state.version;
+  let current: Migration | undefined;
+  try {
+    await session.transaction(async (trx) => {
+      adapter.beforeMigration?.(trx);
+      for (const { migration, direction } of steps) {
+        current = migration;
+        const [startedAt, started] = [new Date(), performance.now()];
+        await bodyOf(migration, direction).call(migration, trx);
+        durations.push(elapsed(started));
+        entries.push({ migration, direction, startedAt, finishedAt: new Date() });
+        version = nextVersion(version, appliedVersions, migration, direction);
+        track(appliedVersions, migration, direction);
+      }
+      current = undefined;
+      await adapter.verifyMigration(trx, `Migrations ${steps[0].migration.version}…${steps[steps.length - 1].migration.version}`);
+      await updateDatabaseVersion(trx, version, settings);
+      await recordHistoryRows(trx, entries, settings);
+    });
+  } catch (cause) {
+    return { ok: false, failedAt: current, cause };
+  }
+  const applied = steps.map(({ migration, direction }, i): AppliedMigration => ({
+    version: migration.version,
+    description: migration.description,
+    durationMs: durations[i],
+    direction,
+  }));
+  return { ok: true, to: version, applied };
+}
+
+/** Each step in its own savepoint (or transaction), with its db_version update and history row. */
+async function applyOneByOne({ session, adapter, settings, state, steps, logger, run }: StepContext): Promise<Applied> {
+  const applied: AppliedMigration[] = [];
+  const appliedVersions = new Set(state.applied.keys());
+  let version = state.version;
+  for (const step of steps) {
+    const { migration, direction } = step;
+    const next = nextVersion(version, appliedVersions, migration, direction);
+    const started = performance.now();
+    let sql: string[] | undefined;
+    try {
+      sql = await applyOne(session, adapter, settings, step, next, run);
+    } catch (cause) {
+      const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
+      if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, version, settings));
+      return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
+    }
+    track(appliedVersions, migration, direction);
+    version = next;
+    const done: AppliedMigration = { version: migration.version, description: migration.description, durationMs: elapsed(started), direction, ...(sql ? { sql } : {}) };
+    applied.push(done);
+    logApplied(logger, done);
+  }
+  return { from: state.version, to: version, applied };
+}
+
+/**
+ * Runs one step and moves db_version, with its history row, atomically where the engine allows.
+ * With `captureSql`, returns the statements the migration itself ran.
+ */
+async function applyOne(
+  session: LockedSession,
+  adapter: DialectAdapter,
+  settings: SettingsOptions,
+  { migration, direction }: Step,
+  nextVersion: string,
+  { captureSql, around }: StepRun,
+): Promise<string[] | undefined> {
+  const startedAt = new Date();
+  const finish = async (trx: Knex.Transaction) => {
+    await updateDatabaseVersion(trx, nextVersion, settings);
+    await recordHistory(trx, migration, direction, startedAt, settings);
+    await adapter.verifyMigration(trx, `Migration ${migration.version}`);
+  };
+  const body = bodyOf(migration, direction);
+  const run = async (q: Queryable) => {
+    // Without a transaction the migration receives the knex instance; typed as a transaction for one signature.
+    const call = () => body.call(migration, q as Knex.Transaction);
+    const wrapped = around ? () => around(q, migration, call) : call;
+    if (!captureSql) return void (await wrapped());
+    return captureQueries(q, wrapped);
+  };
+  if (migration.transaction === false) {
+    const sql = await session.withoutTransaction(run);
+    await session.transaction(finish);
+    return sql;
+  }
+  return session.transaction(async (trx) => {
+    adapter.beforeMigration?.(trx);
+    const sql = await run(trx);
+    await finish(trx);
+    return sql;
+  });
+}
+
+function bodyOf(migration: Migration, direction: 'up' | 'down'): (trx: Knex.Transaction) => Promise<void> {
+  return direction === 'up' ? migration.up : (migration.down as NonNullable<Migration['down']>);
+}
+
+/** db_version after a step: up never lowers it (an out-of-order hotfix sits below); down lands on the highest version left. */
+function nextVersion(version: string, appliedVersions: ReadonlySet<string>, { version: stepVersion }: Migration, direction: 'up' | 'down'): string {
+  if (direction === 'up') return maxVersion([version, stepVersion]);
+  return maxVersion([...appliedVersions].filter((v) => v !== stepVersion));
+}
+
+function track(appliedVersions: Set<string>, { version }: Migration, direction: 'up' | 'down'): void {
+  if (direction === 'up') appliedVersions.add(version);
+  else appliedVersions.delete(version);
+}
+
+function maxVersion(versions: readonly string[]): string {
+  return versions.reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 10) / 10;
+}

@@ -1,0 +1,195 @@
+/**
+ * The one runner behind every verb that changes the schema (latest, to, rollback):
+ *
+ *   validate → fast path (two reads, no lock, no write when nothing is pending) → lock → prepare
+ *   bookkeeping → re-read state → checks (dirty, checksums, gate) → plan → apply (apply.ts) →
+ *   commit → report.
+ */
+import type { Knex } from 'knex';
+import { DEFAULT_LOCK_TIMEOUT_MS, adapterFor, type DialectAdapter, type LockedSession } from '../dialects';
+import { MigrationError, MigrationFailedError, UnsupportedDialectError } from '../errors';
+import { consoleLogger } from '../logger';
+import { validateMigrations } from '../plan/plan';
+import { assertChecksums, planTarget, readState, type Plan, type State, type Step, type Target } from '../plan/state';
+import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
+import { selectHistory, selectHistoryDirections } from '../store/history';
+import type { SettingsOptions } from '../store/settings';
+import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
+import { applySteps, type Applied } from './apply';
+import { lockUnlessCurrent } from './lock-wait';
+import { finished } from './report';
+
+export interface RunOptions extends SettingsOptions {
+  /** Where progress goes. Default: `consoleLogger`. */
+  readonly logger?: Logger;
+  /** How long to wait for another runner's lock before LockTimeoutError. Default: DEFAULT_LOCK_TIMEOUT_MS. */
+  readonly lockTimeoutMs?: number;
+  /**
+   * Apply registered versions below db_version that never ran (a hotfix branch merged after a higher
+   * version was applied), recording them in history. Default: false — they are reported as `missing`.
+   */
+  readonly allowOutOfOrder?: boolean;
+  /** Run even when an applied migration's source changed since it ran. Default: false (ChecksumMismatchError). */
+  readonly ignoreChecksums?: boolean;
+  /**
+   * Refuse (roll back) a minor or patch migration that drops or renames a table or column, narrows a
+   * type or makes a column NOT NULL without a default (see lib/snapshot/additive.ts). Default: false.
+   */
+  readonly enforceAdditive?: boolean;
+  /**
+   * Run every step inside a transaction that is then rolled back, and report the SQL each ran.
+   * The database is left exactly as it was. Needs transactional DDL (SQLite, PostgreSQL).
+   */
+  readonly dryRun?: boolean;
+  /**
+   * Give each migration its own savepoint from the start. By default (SQLite, PostgreSQL) a batch first
+   * runs in ONE savepoint with the bookkeeping written once at its end; only if a migration fails is
+   * that savepoint rolled back and the batch replayed one savepoint per migration, so the outcome is
+   * the same either way — but the `up` of migrations before the failing one then runs twice. Set this
+   * when `up` has effects outside the database that must not repeat. Default: false.
+   */
+  readonly savepointPerMigration?: boolean;
+}
+
+/** Thrown out of the locked work to roll it back (a dry run, or nothing to do); carries what it did. */
+class RolledBack {
+  constructor(readonly outcome: Outcome) {}
+}
+
+interface Outcome extends Applied {
+  readonly missing: Migration[];
+}
+
+/**
+ * Runs `migrations` (a list, or a promise of one still loading) towards `target`. Rejects with
+ * InvalidMigrationError, SchemaTooNewError, CorruptVersionError, DirtyDatabaseError,
+ * ChecksumMismatchError, DependencyError, RollbackError, LockTimeoutError or MigrationFailedError;
+ * in each case nothing that failed is left behind. `around` wraps each migration body (the
+ * additive-only guard and `lint` use it).
+ */
+export async function execute(
+  db: Knex,
+  migrations: readonly Migration[] | Promise<readonly Migration[]>,
+  options: RunOptions,
+  target: Target,
+  around?: StepWrapper,
+): Promise<MigrationReport> {
+  const logger = options.logger ?? consoleLogger;
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const adapter = adapterFor(db);
+  const settings = settingsOptionsFor(adapter, options);
+  if (options.dryRun && !adapter.transactionalDdl) {
+    throw new UnsupportedDialectError(`a dry run needs DDL that rolls back; ${adapter.name} commits DDL as it goes`);
+  }
+  const allowOutOfOrder = options.allowOutOfOrder === true;
+
+  // Fast path for every app start: two reads, no lock, no write when nothing is pending. The reads
+  // start before the list is loaded and validated, so the driver's I/O overlaps that work.
+  const fastPath = target.kind === 'latest' && !options.dryRun;
+  // The short read (history version and direction only), here and between lock attempts.
+  const readQuick = () => settle(readState(db, settings, selectHistoryDirections));
+  const reading = fastPath ? readQuick() : undefined;
+  let sorted: Migration[];
+  try {
+    sorted = validateMigrations(await migrations);
+  } finally {
+    await reading; // no query left in flight when we return, even with an invalid list
+  }
+  // Up to date (the common case): report it without a lock or a write. Undefined: work to do, or
+  // not initialised yet (a missing table); our own errors (dirty, corrupt, too new) are final.
+  const upToDate = async (read: { value: State } | { error: unknown }): Promise<MigrationReport | undefined> => {
+    if ('error' in read) {
+      if (read.error instanceof MigrationError) throw read.error;
+      return undefined;
+    }
+    const { steps, missing } = planTarget(read.value, sorted, target, allowOutOfOrder);
+    return steps.length === 0 ? finished(read.value.version, read.value.version, [], missing, sorted, logger) : undefined;
+  };
+  if (reading) {
+    const report = await upToDate(await reading);
+    if (report) return report;
+  }
+
+  const work = async (session: LockedSession): Promise<Outcome> => {
+    // Re-read under the lock: another process may have migrated (or failed) while we waited. The
+    // bookkeeping is only created when the read finds it missing, so a late arrival writes nothing.
+    let prepared = false;
+    const state = await session.transaction(async (trx) => {
+      // In a savepoint of its own: on PostgreSQL a failed read (missing table) would abort the transaction.
+      const read = await settle(trx.transaction((sp) => readState(sp, settings, selectHistory)));
+      if ('value' in read) return read.value;
+      if (read.error instanceof MigrationError) throw read.error;
+      await prepareBookkeeping(trx, adapter, settings, sorted);
+      prepared = true;
+      return readState(trx, settings, selectHistory);
+    });
+    if (!options.ignoreChecksums) await assertChecksums(state, sorted);
+    const { steps, missing }: Plan = planTarget(state, sorted, target, allowOutOfOrder);
+    if (options.dryRun) assertRollbackable(steps, adapter);
+    const run = {
+      captureSql: options.dryRun === true,
+      around: around ?? (await enforcement(sorted, settings, options)),
+      savepointPerMigration: options.savepointPerMigration === true,
+    };
+    const outcome = { ...(await applySteps({ session, adapter, settings, state, steps, logger, run })), missing };
+    // Nothing ran and nothing was created (another process got there first): roll back, so not even
+    // the lock's write commits. A failure may have marked the database dirty: that must commit.
+    if (options.dryRun || (outcome.applied.length === 0 && !outcome.failed && !prepared)) throw new RolledBack(outcome);
+    return outcome;
+  };
+
+  const lockOptions = { lockTimeoutMs, schema: settings.schema };
+  let outcome: Outcome;
+  try {
+    if (!fastPath) {
+      outcome = await adapter.withMigrationLock(db, lockOptions, work);
+    } else {
+      const result = await lockUnlessCurrent(db, adapter, lockOptions, work, async () => upToDate(await readQuick()));
+      if (!('outcome' in result)) return result.report;
+      outcome = result.outcome;
+    }
+  } catch (err) {
+    if (!(err instanceof RolledBack)) throw err;
+    outcome = err.outcome;
+    if (options.dryRun) {
+      logger.info(`dry run: ${outcome.applied.length} step(s) ran and were rolled back; the database is unchanged at ${outcome.from}`);
+    }
+  }
+
+  if (outcome.failed) {
+    const { migration, cause, dirty } = outcome.failed;
+    throw new MigrationFailedError(migration.version, migration.description, outcome.to, cause, dirty);
+  }
+  if (options.dryRun) {
+    const missing = outcome.missing.map((m) => m.version);
+    return { from: outcome.from, to: outcome.from, planned: outcome.to, applied: outcome.applied, dryRun: true, ...(missing.length ? { missing } : {}) };
+  }
+  return finished(outcome.from, outcome.to, outcome.applied, outcome.missing, sorted, logger);
+}
+
+/** A promise that never rejects: its outcome, to inspect later. */
+function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+/** With `enforceAdditive`: a guard that rolls back a migration breaking the additive-only rule. */
+async function enforcement(sorted: readonly Migration[], settings: SettingsOptions, options: RunOptions): Promise<StepWrapper | undefined> {
+  if (!options.enforceAdditive) return undefined;
+  const { AdditiveViolationError, additiveGuard } = await import('../snapshot/additive'); // schema snapshots: loaded only when asked for
+  return additiveGuard(sorted, settings, (violations) => {
+    if (violations.length > 0) throw new AdditiveViolationError(violations);
+  });
+}
+
+/** A dry run rolls everything back, so it cannot include a step that runs outside a transaction. */
+function assertRollbackable(steps: readonly Step[], adapter: DialectAdapter): void {
+  const outside = steps.filter((s) => s.migration.transaction === false && adapter.runsOutsideTransactions);
+  if (outside.length > 0) {
+    throw new UnsupportedDialectError(
+      `a dry run cannot include ${outside.map((s) => s.migration.version).join(', ')}: transaction: false migrations cannot be rolled back`,
+    );
+  }
+}
