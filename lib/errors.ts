@@ -166,8 +166,8 @@ export class DirtyDatabaseError extends MigrationError {
       'DIRTY_DATABASE',
       `Database is dirty: migration ${version} (${description}) failed at ${failedAt} with "${error}" and could ` +
         `not be rolled back, so part of it may be applied; db_version is still ${lastGoodVersion}. Compare the ` +
-        `schema with migration ${version} and fix it by hand, then run "npx ts-node scripts/migrate.ts repair" ` +
-        `(${version} runs again next time) or "repair --to ${version}" (you completed it by hand)`,
+        `schema with migration ${version} and fix it by hand, then run "knex-semver-migrate repair" ` +
+        `(repairDatabase; ${version} runs again next time) or "repair --to ${version}" (you completed it by hand)`,
     );
   }
 }
