@@ -6,8 +6,9 @@
  */
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
+import type { TableSnapshot } from '../snapshot/types';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockedSession, LockOptions } from './types';
+import type { DescribeTablesOptions, DialectAdapter, KeyColumnOptions, LockedSession, LockOptions } from './types';
 
 export const mysqlAdapter: DialectAdapter = {
   name: 'mysql',
@@ -37,11 +38,16 @@ export const mysqlAdapter: DialectAdapter = {
     });
   },
 
-
   // The server default (e.g. utf8mb4_general_ci) makes 'a', 'A', 'ä' and 'a ' one key.
-  async exactKeyCollation(db: Knex | Knex.Transaction): Promise<string> {
+  async settingsKeyOptions(db: Knex | Knex.Transaction): Promise<KeyColumnOptions> {
     const [[{ version }]] = (await db.raw('SELECT VERSION() AS version')) as [{ version: string }[]];
-    return /mariadb/i.test(version) ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+    return { charset: 'utf8mb4', collation: /mariadb/i.test(version) ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin' };
+  },
+
+  async describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]> {
+    // Imported on call: an app start must not load the snapshot code.
+    const { mysqlTables } = await import('../snapshot/mysql');
+    return mysqlTables(db, options.exclude);
   },
 
   async verifyMigration(): Promise<void> {

@@ -6,8 +6,9 @@
  */
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
+import type { TableSnapshot } from '../snapshot/types';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockedSession, LockOptions } from './types';
+import type { DescribeTablesOptions, DialectAdapter, LockedSession, LockOptions } from './types';
 
 /** First half of the advisory lock key: "ksm" in ASCII. The second half hashes the settings schema. */
 const LOCK_CLASS_ID = 0x6b736d;
@@ -65,6 +66,12 @@ export const postgresAdapter: DialectAdapter = {
 
   async ensureSchema(trx: Knex.Transaction, schema: string): Promise<void> {
     await trx.raw('CREATE SCHEMA IF NOT EXISTS ??', [schema]);
+  },
+
+  async describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]> {
+    // Imported on call: an app start must not load the snapshot code.
+    const { postgresTables } = await import('../snapshot/postgres');
+    return postgresTables(db, options.schema, options.exclude);
   },
 
   async verifyMigration(): Promise<void> {

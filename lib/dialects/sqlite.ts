@@ -7,10 +7,11 @@
  */
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
+import type { TableSnapshot } from '../snapshot/types';
 import { assertNoForeignKeyViolations, markForeignKeysCheckedByRunner } from '../sqlite/foreign-key-check';
 import { createSettingsTable, DB_VERSION_KEY, SETTINGS_TABLE } from '../store/settings';
 import { withPinnedConnection, type RawConnection } from './connection';
-import type { DialectAdapter, LockedSession, LockOptions } from './types';
+import type { DescribeTablesOptions, DialectAdapter, LockedSession, LockOptions } from './types';
 
 export const sqliteAdapter: DialectAdapter = {
   name: 'sqlite',
@@ -58,6 +59,12 @@ export const sqliteAdapter: DialectAdapter = {
 
   async verifyMigration(trx: Knex.Transaction, context: string): Promise<void> {
     await assertNoForeignKeyViolations(trx, context);
+  },
+
+  async describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]> {
+    // Imported on call: an app start must not load the snapshot code.
+    const { sqliteTables } = await import('../snapshot/sqlite');
+    return sqliteTables(db, options.exclude);
   },
 };
 

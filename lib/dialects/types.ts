@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { TableSnapshot } from '../snapshot/types';
 
 /** Default for `lockTimeoutMs`: long enough for another instance to finish a big table rebuild. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
@@ -8,6 +9,22 @@ export interface LockOptions {
   readonly lockTimeoutMs: number;
   /** The schema holding system_settings, when not the search path's (adapters with `ensureSchema`). */
   readonly schema?: string;
+}
+
+/** The engines an adapter exists for. */
+export type EngineName = 'sqlite' | 'postgres' | 'mysql';
+
+export interface DescribeTablesOptions {
+  /** PostgreSQL: the schema to describe (default current_schema()). Ignored elsewhere. */
+  readonly schema?: string;
+  /** Tables to leave out. */
+  readonly exclude: ReadonlySet<string>;
+}
+
+/** The settings key column's character set and collation, where the engine default would merge distinct keys. */
+export interface KeyColumnOptions {
+  readonly charset: string;
+  readonly collation: string;
 }
 
 /** What the runner can do while it holds the migration lock. */
@@ -29,7 +46,7 @@ export interface LockedSession {
  * it asks the adapter. One adapter per engine, each a leaf module.
  */
 export interface DialectAdapter {
-  readonly name: 'sqlite' | 'postgres' | 'mysql';
+  readonly name: EngineName;
   /** Whether DDL rolls back with its transaction (SQLite, PostgreSQL: yes; MySQL: no). */
   readonly transactionalDdl: boolean;
   /** Whether `withoutTransaction` really leaves the transaction (so a failure there cannot be undone). */
@@ -45,10 +62,15 @@ export interface DialectAdapter {
    */
   withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T>;
   /**
-   * A collation under which distinct strings stay distinct (case, accents, trailing spaces), for the
-   * settings key; absent where the default already is (SQLite, PostgreSQL).
+   * Charset and collation under which distinct settings keys stay distinct (case, accents, trailing
+   * spaces); absent where the default already keeps them apart (SQLite, PostgreSQL).
    */
-  exactKeyCollation?(db: Knex | Knex.Transaction): Promise<string>;
+  settingsKeyOptions?(db: Knex | Knex.Transaction): Promise<KeyColumnOptions>;
+  /**
+   * The tables of the database (schema snapshots). Implementations import their introspection module
+   * on call, so loading an adapter never loads the snapshot code.
+   */
+  describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]>;
   /** Called with the transaction a migration (or a batch of them) is about to receive. */
   beforeMigration?(trx: Knex.Transaction): void;
   /** Runs inside each migration's transaction, after `up`, before it commits. */

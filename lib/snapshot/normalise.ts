@@ -3,7 +3,7 @@
  * are re-rendered token by token, so whitespace, identifier quoting and keyword case never show up as drift,
  * and every list in a table is sorted so two snapshots of the same schema are deep-equal.
  */
-import { identValue, significant, tokenize, type Token } from '../sqlite/ddl';
+import { identValue, isPunct, matchingParen, quoteIdent, significant, tokenize, type Token } from '../sql/lexer';
 import type { CheckSnapshot, ForeignKeySnapshot, ReferentialAction, TableSnapshot, UniqueSnapshot } from './types';
 
 /** Code-unit order: unlike localeCompare it does not depend on the ICU build. */
@@ -11,28 +11,17 @@ export function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-const isPunct = (t: Token | undefined, ch: string): boolean => t?.kind === 'punct' && t.text === ch;
 const OPERATOR = /^[<>=!|&+\-*/%~^]$/;
 /** Words after which "(" keeps its space: `x in (…)` reads as SQL, `lower(x)` as a call. */
 const SPACED_BEFORE_PAREN = new Set(
   'and or not in is exists as when then else case between like glob check on using where any all some'.split(' '),
 );
 
-/** Index of the ")" matching the "(" at `open`, or -1. */
-export function matchingParen(tokens: readonly Token[], open: number): number {
-  let depth = 0;
-  for (let i = open; i < tokens.length; i++) {
-    if (isPunct(tokens[i], '(')) depth++;
-    else if (isPunct(tokens[i], ')') && --depth === 0) return i;
-  }
-  return -1;
-}
-
 function renderToken(t: Token): string {
   if (t.kind === 'word') return t.text.toLowerCase();
   if (t.kind === 'quoted' && t.text[0] !== '[') {
     const name = identValue(t);
-    return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+    return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdent(name);
   }
   return t.text; // strings verbatim; PostgreSQL's `[…]` array syntax (a bracketed "identifier" to the tokenizer) too
 }

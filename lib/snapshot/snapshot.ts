@@ -5,17 +5,14 @@
  * in migrations/snapshots/<engine>.json, so a schema changed by hand — or a migration changed without
  * regenerating the file — shows up as a readable diff instead of a surprise in production.
  *
- * Per-engine introspection lives in lib/snapshot/{sqlite,postgres,mysql}.ts; this module picks the engine
- * through the dialect adapter and owns the comparison and the file format.
+ * Per-engine introspection lives in lib/snapshot/{sqlite,postgres,mysql}.ts, reached through the dialect
+ * adapter's describeTables; this module owns the comparison and the file format.
  */
 import fs from 'fs';
 import path from 'path';
 import { adapterFor } from '../dialects';
 import { BOOKKEEPING_TABLES } from '../store/history';
-import { mysqlTables } from './mysql';
 import { byText, checkKey, foreignKeyKey, sortTable, uniqueKey } from './normalise';
-import { postgresTables } from './postgres';
-import { sqliteTables } from './sqlite';
 import type { Db, SchemaSnapshot, SnapshotOptions, TableSnapshot } from './types';
 
 export type {
@@ -35,15 +32,9 @@ export { BOOKKEEPING_TABLES };
 
 /** Describes the database's tables (minus `options.exclude`, default BOOKKEEPING_TABLES), sorted by name. */
 export async function schemaSnapshot(db: Db, options: SnapshotOptions = {}): Promise<SchemaSnapshot> {
-  const dialect = adapterFor(db).name;
-  const exclude = new Set(options.exclude ?? BOOKKEEPING_TABLES);
-  const tables =
-    dialect === 'sqlite'
-      ? await sqliteTables(db, exclude)
-      : dialect === 'postgres'
-        ? await postgresTables(db, options.schema, exclude)
-        : await mysqlTables(db, exclude);
-  return { dialect, tables: tables.map(sortTable).sort((a, b) => byText(a.name, b.name)) };
+  const adapter = adapterFor(db);
+  const tables = await adapter.describeTables(db, { schema: options.schema, exclude: new Set(options.exclude ?? BOOKKEEPING_TABLES) });
+  return { dialect: adapter.name, tables: tables.map(sortTable).sort((a, b) => byText(a.name, b.name)) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,18 +4,15 @@
  * AUTOINCREMENT, generated-column and index expressions, partial-index predicates — comes from the stored
  * CREATE statements, read with the tokenizer that rebuildTable uses.
  */
-import { identValue, parseCreateTable, sameIdent, significant, tokenize, type ParsedTable, type Token } from '../sqlite/ddl';
-import { splitTopLevel } from '../sqlite/ddl';
-import { canonicalDefault, canonicalSql, canonicalType, matchingParen, referentialAction } from './normalise';
+import { identValue, isPunct, isWord, matchingParen, sameIdent, significant, splitTopLevel, tokenize, type Token } from '../sql/lexer';
+import { parseCreateTable, type ParsedTable } from '../sqlite/ddl';
+import { canonicalDefault, canonicalSql, canonicalType, referentialAction } from './normalise';
 import type { CheckSnapshot, ColumnSnapshot, Db, ForeignKeySnapshot, IndexSnapshot, TableSnapshot, UniqueSnapshot } from './types';
 
 interface XInfo { name: string; type: string; notnull: number; dflt_value: string | null; pk: number; hidden: number }
 interface IndexRow { name: string; unique: number; origin: string; partial: number }
 interface IndexColumn { seqno: number; cid: number; name: string | null; desc: number }
 interface FkRow { id: number; seq: number; table: string; from: string; to: string | null; on_update: string; on_delete: string }
-
-const isWord = (t: Token | undefined, word: string): boolean => t?.kind === 'word' && t.text.toUpperCase() === word;
-const isPunct = (t: Token | undefined, ch: string): boolean => t?.kind === 'punct' && t.text === ch;
 
 async function all<T>(db: Db, sql: string, bindings: readonly string[] = []): Promise<T[]> {
   return (await db.raw(sql, bindings)) as T[];

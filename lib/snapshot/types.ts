@@ -3,9 +3,10 @@
  * JSON.stringify reads back deep-equal to a freshly taken one. Absent values are `null`, never missing keys.
  */
 import type { Knex } from 'knex';
+import type { EngineName } from '../dialects/types';
 
 export type Db = Knex | Knex.Transaction;
-export type Engine = 'sqlite' | 'postgres' | 'mysql';
+export type Engine = EngineName;
 
 export interface SnapshotOptions {
   /** PostgreSQL: the schema to describe. Default: current_schema(). Ignored elsewhere. */

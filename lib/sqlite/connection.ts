@@ -1,16 +1,10 @@
 import fs from 'fs';
 import path from 'path';
 import type { Knex } from 'knex';
+import { engineOfConfig } from '../dialects/config';
 
 /** Busy timeout for SQLite connections: how long a statement waits for another writer. */
 export const DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5000;
-
-const SQLITE_CLIENTS = new Set(['sqlite3', 'sqlite', 'better-sqlite3']);
-
-/** True when a knex config names a SQLite driver. */
-export function isSqliteConfig(config: Knex.Config): boolean {
-  return typeof config.client === 'string' && SQLITE_CLIENTS.has(config.client);
-}
 
 /**
  * Returns a copy of a SQLite knex config that turns foreign keys ON and sets a busy timeout on
@@ -19,7 +13,7 @@ export function isSqliteConfig(config: Knex.Config): boolean {
  * Non-SQLite configs are returned unchanged.
  */
 export function withSqliteDefaults(config: Knex.Config, busyTimeoutMs = DEFAULT_SQLITE_BUSY_TIMEOUT_MS): Knex.Config {
-  if (!isSqliteConfig(config)) return config;
+  if (engineOfConfig(config) !== 'sqlite') return config;
   const pool = config.pool ?? {};
   const userAfterCreate = pool.afterCreate as ((conn: unknown, done: (err: Error | null, conn: unknown) => void) => void) | undefined;
   const pragmas = ['PRAGMA foreign_keys = ON', `PRAGMA busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`];
@@ -55,7 +49,7 @@ async function runPragmas(conn: SqliteRawConnection, pragmas: string[]): Promise
 
 /** Creates the directory of a SQLite file database if it is missing (not for ':memory:'). */
 export function ensureSqliteDirectory(config: Knex.Config): void {
-  if (!isSqliteConfig(config)) return;
+  if (engineOfConfig(config) !== 'sqlite') return;
   const filename = (config.connection as { filename?: string } | undefined)?.filename;
   if (!filename || filename === ':memory:' || filename.startsWith('file:')) return;
   fs.mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });

@@ -22,7 +22,9 @@
  */
 import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
+import { isSqlite } from '../dialects';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
+import { quoteIdent as q, sameIdent } from '../sql/lexer';
 import { foreignKeysCheckedByRunner } from './foreign-key-check';
 import {
   columnNames,
@@ -32,9 +34,7 @@ import {
   itemColumnRefs,
   mentionsIdent,
   parseCreateTable,
-  quoteIdent as q,
   renameCreateTable,
-  sameIdent,
   type ParsedTable,
 } from './ddl';
 
@@ -128,13 +128,13 @@ async function query<T>(db: Db, sql: string, bindings?: Knex.RawBinding[]): Prom
 
 /** Rebuilds `table` according to `spec`. See the module comment for the procedure and its guarantees. */
 export async function rebuildTable(db: Db, table: string, spec: RebuildSpec): Promise<RebuildResult> {
-  const client: KnexClient | undefined = db.client;
-  if (client?.dialect !== 'sqlite3') {
+  if (!isSqlite(db)) {
+    const dialect = (db.client as KnexClient | undefined)?.dialect;
     throw new UnsupportedDialectError(
-      `rebuildTable(${table}) is SQLite-only (other databases have a real ALTER TABLE); this knex uses ${client?.dialect ?? 'an unknown client'}`,
+      `rebuildTable(${table}) is SQLite-only (other databases have a real ALTER TABLE); this knex uses ${dialect ?? 'an unknown client'}`,
     );
   }
-  return db.isTransaction ? rebuildInTransaction(db as Knex.Transaction, table, spec) : rebuildOnOwnConnection(db, client, table, spec);
+  return db.isTransaction ? rebuildInTransaction(db as Knex.Transaction, table, spec) : rebuildOnOwnConnection(db, db.client as KnexClient, table, spec);
 }
 
 async function rebuildOnOwnConnection(db: Knex, client: KnexClient, table: string, spec: RebuildSpec): Promise<RebuildResult> {

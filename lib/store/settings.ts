@@ -60,12 +60,12 @@ export async function initializeVersionTracking(db: Queryable, options: Settings
 export async function createSettingsTable(db: Queryable, options: SettingsOptions = {}): Promise<void> {
   // Loaded on use: the dialect adapters themselves use this module.
   const { adapterFor } = await import('../dialects');
-  const collation = await adapterFor(db).exactKeyCollation?.(db);
+  const keyOptions = await adapterFor(db).settingsKeyOptions?.(db);
   await schemaBuilder(db, options).createTable(SETTINGS_TABLE, (t) => {
-    if (collation) t.charset('utf8mb4');
+    if (keyOptions) t.charset(keyOptions.charset);
     // A bounded string, not TEXT: MySQL cannot index TEXT without a prefix length.
     const key = t.string('key', MAX_KEY_LENGTH).notNullable().primary();
-    if (collation) key.collate(collation);
+    if (keyOptions) key.collate(keyOptions.collation);
     t.text('value', 'longtext').notNullable();
     t.timestamp('created_at').defaultTo(db.fn.now());
     t.timestamp('updated_at').defaultTo(db.fn.now());

@@ -1,18 +1,15 @@
 import { expect } from 'chai';
+import { identValue, quoteIdent, sameIdent, tokenize } from '../../lib/sql/lexer';
 import {
   columnNames,
   editCreateTable,
   expressionIdents,
   hasKeywords,
-  identValue,
   indexColumnRefs,
   itemColumnRefs,
   mentionsIdent,
   parseCreateTable,
-  quoteIdent,
   renameCreateTable,
-  sameIdent,
-  tokenize,
 } from '../../lib/sqlite/ddl';
 
 describe('sqlite ddl helpers', () => {
