@@ -63,7 +63,7 @@ export async function openProject(options: ProjectOptions, nodeEnv: string | und
   }
   // An offline command told where the migrations are needs no config (which may need DATABASE_URL).
   const config = needsConfig || options.migrationsDir === undefined ? await environments?.config(env) : undefined;
-  const migrationsDir = path.resolve(root, options.migrationsDir ?? configuredDirectory(config?.migrations?.directory, '--migrations-dir') ?? DEFAULT_MIGRATIONS_FOLDER);
+  const migrationsDir = path.resolve(root, options.migrationsDir ?? configuredDirectory(config?.migrations?.directory, 'migrations.directory') ?? DEFAULT_MIGRATIONS_FOLDER);
   return {
     root,
     knexfile,
@@ -132,10 +132,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object';
 }
 
-/** knex allows several migration folders; this tool reads one. */
-function configuredDirectory(directory: unknown, what: string): string | undefined {
+/** knex allows a list of folders; this tool reads one. */
+function configuredDirectory(directory: unknown, key: string): string | undefined {
   if (directory === undefined) return undefined;
   if (typeof directory === 'string') return directory;
   if (Array.isArray(directory) && directory.length === 1 && typeof directory[0] === 'string') return directory[0];
-  throw new ProjectError(`the knexfile's ${what === '--migrations-dir' ? 'migrations.directory' : what} must be one folder (pass ${what === '--migrations-dir' ? '--migrations-dir' : 'a single path'})`);
+  throw new ProjectError(`the knexfile's ${key} must name one folder (or pass --migrations-dir)`);
 }
