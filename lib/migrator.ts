@@ -6,7 +6,7 @@
 import path from 'path';
 import type { Knex } from 'knex';
 import { adapterFor, DEFAULT_LOCK_TIMEOUT_MS } from './dialects';
-import { InvalidMigrationError } from './errors';
+import { InvalidMigrationError, InvalidVersionError } from './errors';
 import { consoleLogger } from './logger';
 import { validateMigrations } from './plan/plan';
 import type { Target } from './plan/state';
@@ -19,6 +19,7 @@ import { settingsOptionsFor } from './store/bookkeeping';
 import type { RepairReport } from './store/repair';
 import type { SettingsOptions } from './store/settings';
 import type { Migration, MigrationReport } from './types';
+import { isCanonicalSemver } from './version';
 
 /** The migrations: a list, or the path of a folder with one migration per file (see loadMigrations). */
 export type MigrationSource = readonly Migration[] | string;
@@ -143,6 +144,7 @@ export class Migrator {
   }
 
   #run(target: Target, { dryRun }: DryRunOption): Promise<MigrationReport> {
+    if (target.kind === 'to' && !isCanonicalSemver(target.version)) return Promise.reject(new InvalidVersionError(target.version));
     // Loading overlaps the runner's first reads.
     return execute(this.#options.db, this.migrations(), this.#runOptions({ dryRun }), target);
   }

@@ -32,6 +32,17 @@ describe('CLI: dry run, down/to, validate, snapshot, lint, --json', () => {
     }
   }
 
+  it('a target that is not semver: exit 1 with INVALID_VERSION; a usage error with --json: exit 2 and a JSON document', async () => {
+    const bad = await cli('to', '1.x', '--json');
+    expect(bad.code, bad.stderr).to.equal(1);
+    expect(JSON.parse(bad.stdout)).to.deep.include({ ok: false });
+    expect(JSON.parse(bad.stdout).error.code).to.equal('INVALID_VERSION');
+    const usage = await cli('bogus', '--json');
+    expect(usage.code).to.equal(2);
+    expect(JSON.parse(usage.stdout)).to.deep.equal({ ok: false, error: { code: 'USAGE', name: 'UsageError', message: 'unknown command "bogus"' } });
+    expect(usage.stderr).to.match(/^error: unknown command "bogus"/);
+  });
+
   it('latest --dry-run prints the SQL of each migration and leaves the database unchanged', async () => {
     await cli('to', '0.1.0');
     const before = await withDb(async (db) => ({ schema: await schemaSnapshot(db, { exclude: [] }), version: await getDatabaseVersion(db) }));

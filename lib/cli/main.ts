@@ -299,7 +299,7 @@ export async function runCli(argv: readonly string[], defaults: CliDefaults = {}
     inv = parseInvocation(argv);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    return usageFailure(e.message, program);
+    return usageFailure(e.message, program, argv.includes('--json'));
   }
   if (inv.help) {
     out(usage(program));
@@ -311,7 +311,7 @@ export async function runCli(argv: readonly string[], defaults: CliDefaults = {}
     try {
       project = await openProject(inv, process.env.NODE_ENV, !command.offline);
     } catch (e) {
-      if (e instanceof ProjectError) return usageFailure(e.message, program);
+      if (e instanceof ProjectError) return usageFailure(e.message, program, inv.json);
       throw e;
     }
     // Reading the config can fail on its own (production: DATABASE_URL missing or unsupported).
@@ -338,7 +338,9 @@ function runOptions(inv: Invocation): RunOptions {
   return { logger: cliLogger, allowOutOfOrder: inv.allowOutOfOrder, ignoreChecksums: inv.ignoreChecksums };
 }
 
-function usageFailure(message: string, program: string): number {
+/** Bad usage: exit 2, the reason and the usage on stderr (and with --json, the error document on stdout). */
+function usageFailure(message: string, program: string, json: boolean): number {
+  if (json) out(JSON.stringify({ ok: false, error: { code: 'USAGE', name: 'UsageError', message } }));
   err(`error: ${message}`);
   err('');
   err(usage(program));

@@ -21,6 +21,9 @@ let jiti: Jiti | undefined;
 /** `file` must be absolute. Throws what loading the file throws; an unknown extension throws too. */
 export async function importFile(file: string): Promise<unknown> {
   const ext = extname(file);
+  // Read the file as it is now, not as an earlier load in this process left it: the loader hashes the
+  // current content, and the code it runs must be that content. (Native ESM imports cannot be reloaded.)
+  delete requireFile.cache[file];
   switch (ext) {
     case '.cjs':
       return requireFile(file);
