@@ -143,10 +143,12 @@ export class Migrator {
     return typeof migrations === 'string' ? path.join(migrations, DEFAULT_SNAPSHOTS_FOLDER) : undefined;
   }
 
-  #run(target: Target, { dryRun }: DryRunOption): Promise<MigrationReport> {
-    if (target.kind === 'to' && !isCanonicalSemver(target.version)) return Promise.reject(new InvalidVersionError(target.version));
-    // Loading overlaps the runner's first reads.
-    return execute(this.#options.db, this.migrations(), this.#runOptions({ dryRun }), target);
+  async #run(target: Target, { dryRun }: DryRunOption): Promise<MigrationReport> {
+    if (target.kind === 'to' && !isCanonicalSemver(target.version)) throw new InvalidVersionError(target.version);
+    const { migrations } = this.#options;
+    // A folder whose file names announce their versions: a start with nothing pending loads no file.
+    const hint = typeof migrations === 'string' && this.#loaded === undefined ? (await import('./load/load-migrations')).versionsFromFileNames(migrations) : undefined;
+    return execute(this.#options.db, () => this.migrations(), this.#runOptions({ dryRun }), target, undefined, hint);
   }
 
   #runOptions(extra: DryRunOption): RunOptions {

@@ -13,8 +13,9 @@ import { validateMigrations } from '../plan/plan';
 import { assertChecksums, planTarget, readState, type Plan, type State, type Step, type Target } from '../plan/state';
 import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
 import { selectHistory, selectHistoryDirections } from '../store/history';
-import type { SettingsOptions } from '../store/settings';
+import { INITIAL_VERSION, type SettingsOptions } from '../store/settings';
 import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
+import { compareVersions } from '../version';
 import { applySteps, type Applied } from './apply';
 import { lockUnlessCurrent } from './lock-wait';
 import { finished } from './report';
@@ -60,8 +61,12 @@ interface Outcome extends Applied {
   readonly missing: Migration[];
 }
 
+/** Where the runner gets the migrations: a list, or a loader it calls only when it needs them. */
+export type MigrationInput = readonly Migration[] | (() => Promise<readonly Migration[]>);
+
 /**
- * Runs `migrations` (a list, or a promise of one still loading) towards `target`. Rejects with
+ * Runs `migrations` towards `target`. `versionHint` (the versions a folder's file names announce)
+ * lets a start with nothing pending return without loading the files. Rejects with
  * InvalidMigrationError, SchemaTooNewError, CorruptVersionError, DirtyDatabaseError,
  * ChecksumMismatchError, DependencyError, RollbackError, LockTimeoutError or MigrationFailedError;
  * in each case nothing that failed is left behind. `around` wraps each migration body (the
@@ -69,10 +74,11 @@ interface Outcome extends Applied {
  */
 export async function execute(
   db: Knex,
-  migrations: readonly Migration[] | Promise<readonly Migration[]>,
+  migrations: MigrationInput,
   options: RunOptions,
   target: Target,
   around?: StepWrapper,
+  versionHint?: readonly string[],
 ): Promise<MigrationReport> {
   const logger = options.logger ?? consoleLogger;
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
@@ -89,9 +95,17 @@ export async function execute(
   // The short read (history version and direction only), here and between lock attempts.
   const readQuick = () => settle(readState(db, settings, selectHistoryDirections));
   const reading = fastPath ? readQuick() : undefined;
+  if (reading && versionHint) {
+    const read = await reading;
+    if ('error' in read && read.error instanceof MigrationError) throw read.error;
+    if ('value' in read && isExactly(read.value, versionHint)) {
+      logger.info(`database is up to date at ${read.value.version}`);
+      return { from: read.value.version, to: read.value.version, applied: [] };
+    }
+  }
   let sorted: Migration[];
   try {
-    sorted = validateMigrations(await migrations);
+    sorted = validateMigrations(typeof migrations === 'function' ? await migrations() : migrations);
   } finally {
     await reading; // no query left in flight when we return, even with an invalid list
   }
@@ -165,6 +179,16 @@ export async function execute(
     return { from: outcome.from, to: outcome.from, planned: outcome.to, applied: outcome.applied, dryRun: true, ...(missing.length ? { missing } : {}) };
   }
   return finished(outcome.from, outcome.to, outcome.applied, outcome.missing, sorted, logger);
+}
+
+/**
+ * True when the database applied exactly the hinted versions and stands at the newest: nothing can be
+ * pending. Any difference (a new file, a renamed one, a late hotfix, a rollback) means: load and plan.
+ */
+function isExactly(state: State, versions: readonly string[]): boolean {
+  if (state.applied.size !== versions.length || !versions.every((v) => state.applied.has(v))) return false;
+  const newest = versions.reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
+  return state.version === newest;
 }
 
 /** A promise that never rejects: its outcome, to inspect later. */

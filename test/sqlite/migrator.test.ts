@@ -66,6 +66,34 @@ describe('Migrator (SQLite, in memory)', () => {
     expect(await getDatabaseVersion(db)).to.equal('0.2.0');
   });
 
+  it('with files named v<x>_<y>_<z>_<slug>, a start with nothing pending loads no file; any difference loads them all', async () => {
+    const counted = (version: string, objectVersion = version) =>
+      `globalThis.__ksmLoads = (globalThis.__ksmLoads ?? 0) + 1;\n${migrationFile(objectVersion)}`;
+    const loads = () => (globalThis as { __ksmLoads?: number }).__ksmLoads ?? 0;
+    const latest = () => new Migrator({ db, migrations: tmp.dir, logger: silentLogger }).latest();
+    fs.writeFileSync(path.join(tmp.dir, 'v0_1_0_a.js'), counted('0.1.0'));
+    fs.writeFileSync(path.join(tmp.dir, 'v0_2_0_b.js'), counted('0.2.0'));
+    const start = loads();
+    expect((await latest()).applied.map((a) => a.version)).to.deep.equal(['0.1.0', '0.2.0']);
+    expect(loads() - start, 'first run loads both files').to.equal(2);
+
+    expect(await latest()).to.deep.equal({ from: '0.2.0', to: '0.2.0', applied: [] });
+    expect(loads() - start, 'nothing pending: no file loaded').to.equal(2);
+
+    // A late hotfix below db_version: the names differ from history, so the files load and it is reported.
+    fs.writeFileSync(path.join(tmp.dir, 'v0_1_5_hotfix.js'), counted('0.1.5'));
+    expect((await latest()).missing).to.deep.equal(['0.1.5']);
+    expect(loads() - start).to.equal(5);
+    fs.rmSync(path.join(tmp.dir, 'v0_1_5_hotfix.js'));
+
+    // A file whose name disagrees with its object: loaded and planned by the object's version.
+    fs.writeFileSync(path.join(tmp.dir, 'v0_3_0_c.js'), counted('0.3.0', '0.4.0'));
+    expect((await latest()).applied.map((a) => a.version)).to.deep.equal(['0.4.0']);
+    expect(await latest()).to.deep.include({ from: '0.4.0', to: '0.4.0', applied: [] });
+    expect(loads() - start, 'the mismatching name keeps loading the files').to.equal(11);
+    expect(await getDatabaseVersion(db)).to.equal('0.4.0');
+  });
+
   it('defaults the snapshots folder to <migrations>/snapshots, and has none for a list unless given', () => {
     expect(new Migrator({ db, migrations: tmp.dir }).snapshotsDirectory()).to.equal(path.join(tmp.dir, 'snapshots'));
     expect(new Migrator({ db, migrations: [] }).snapshotsDirectory()).to.equal(undefined);
