@@ -274,6 +274,12 @@ describe('generator (lib/cli/make.ts, migrate.ts make)', () => {
       expect(languageOf(project('ts', PROJECT_FILES.esm))).to.equal('ts');
     });
 
+    it('a migrations folder below a TypeScript project root (src/migrations): ts, found walking up', () => {
+      const dir = project('ts');
+      fs.mkdirSync(path.join(dir, 'src', 'migrations'), { recursive: true });
+      expect(languageOf(path.join(dir, 'src', 'migrations'))).to.equal('ts');
+    });
+
     it('the nearest package.json with "type": "module": esm, also from a folder below it', () => {
       const dir = project('esm');
       expect(languageOf(dir)).to.equal('esm');
@@ -449,7 +455,7 @@ describe('generator (lib/cli/make.ts, migrate.ts make)', () => {
       const migrationsDir = path.join(project('ts'), 'migrations');
       const file = path.join(migrationsDir, 'v0_1_0_add_avatar_to_users.ts');
       const made = await migrate(['make', 'add avatar to users', '--migrations-dir', migrationsDir]);
-      expect(made).to.deep.include({ code: 0, stdout: `created ${path.relative(REPO_ROOT, file)} (0.1.0)\n`, stderr: '' });
+      expect(made).to.deep.include({ code: 0, stdout: `created ${file} (0.1.0)\n`, stderr: '' });
       expect(treeOf(migrationsDir)).to.deep.equal({
         'v0_1_0_add_avatar_to_users.ts': renderMigration({ version: '0.1.0', description: 'add avatar to users', language: 'ts' }),
       });
@@ -516,7 +522,7 @@ describe('generator (lib/cli/make.ts, migrate.ts make)', () => {
 
       const file = path.join(migrationsDir, 'v0_9_0_late_hotfix.js');
       const forced = await migrate(['make', 'late hotfix', '--version', '0.9.0', '--force', '--migrations-dir', migrationsDir]);
-      expect(forced).to.deep.include({ code: 0, stdout: `created ${path.relative(REPO_ROOT, file)} (0.9.0)\n`, stderr: '' });
+      expect(forced).to.deep.include({ code: 0, stdout: `created ${file} (0.9.0)\n`, stderr: '' });
       expect(Object.keys(treeOf(migrationsDir))).to.deep.equal([...Object.keys(before), 'v0_9_0_late_hotfix.js'].sort());
       expect((await loadMigrations(migrationsDir)).map((m) => m.version)).to.deep.equal(['0.1.0', '0.9.0', '1.0.0']);
     });

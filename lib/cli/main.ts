@@ -166,14 +166,13 @@ const COMMANDS: Record<string, Command> = {
     argument: 'TEXT',
     offline: true,
     async run({ project, inv }) {
-      const { languageOf, makeMigration } = await import('./make');
+      const { makeMigration } = await import('./make');
       const made = await makeMigration({
         description: inv.argument as string,
         bump: inv.bump,
         version: inv.version,
         force: inv.force,
         migrationsDir: project.migrationsDir,
-        language: languageOf(project.root),
       });
       return { json: made, text: [`created ${show(made.file)} (${made.version})`] };
     },

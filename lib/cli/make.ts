@@ -78,10 +78,13 @@ function quote(text: string): string {
 /** The language of the generated file. */
 export type MigrationLanguage = 'ts' | 'esm' | 'cjs';
 
-/** TypeScript where the project has a tsconfig.json; otherwise what the nearest package.json's `type` says. */
-export function languageOf(projectRoot: string): MigrationLanguage {
-  if (fs.existsSync(path.join(projectRoot, 'tsconfig.json'))) return 'ts';
-  for (let dir = projectRoot; ; dir = path.dirname(dir)) {
+/**
+ * The language of the project that holds `migrationsDir`: from that folder upward, the first folder with
+ * a tsconfig.json (TypeScript) or a package.json (its `type`: ESM or CommonJS) decides; CommonJS if none.
+ */
+export function languageOf(migrationsDir: string): MigrationLanguage {
+  for (let dir = path.resolve(migrationsDir); ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'tsconfig.json'))) return 'ts';
     const manifest = path.join(dir, 'package.json');
     if (fs.existsSync(manifest)) {
       try {
@@ -137,7 +140,7 @@ export interface MakeOptions {
   readonly force?: boolean;
   /** The project's migrations folder (created if missing). */
   readonly migrationsDir: string;
-  /** Default: languageOf(the folder's parent). */
+  /** Default: languageOf(migrationsDir). */
   readonly language?: MigrationLanguage;
 }
 
@@ -155,7 +158,7 @@ export async function makeMigration(options: MakeOptions): Promise<MadeMigration
   const dir = path.resolve(options.migrationsDir);
   const existing = fs.existsSync(dir) ? await loadExisting(dir) : [];
   const version = chooseVersion(existing, options);
-  const language = options.language ?? languageOf(path.dirname(dir));
+  const language = options.language ?? languageOf(dir);
   const file = path.join(dir, `${migrationFileStem(version, slug)}${EXTENSION[language]}`);
   fs.mkdirSync(dir, { recursive: true });
   writeNewFile(file, renderMigration({ version, description, language }));

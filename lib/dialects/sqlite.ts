@@ -27,7 +27,7 @@ export const sqliteAdapter: DialectAdapter = {
       await pragma(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.lockTimeoutMs))}`);
       try {
         for (;;) {
-          const tableExisted = await settingsTableExists(db, conn);
+          const tableExisted = await busyAsLockTimeout(db, options, () => settingsTableExists(db, conn));
           try {
             return await db.transaction(
               async (trx) => {
@@ -73,13 +73,21 @@ export const sqliteAdapter: DialectAdapter = {
  * write lock: a no-op UPDATE of db_version, or creating system_settings on a new database.
  */
 async function takeWriteLock(trx: Knex.Transaction, db: Knex, options: LockOptions, tableExists: boolean): Promise<void> {
-  try {
+  await busyAsLockTimeout(db, options, async () => {
     if (tableExists) await trx(SETTINGS_TABLE).where({ key: DB_VERSION_KEY }).update({ value: trx.ref('value') });
     else await createSettingsTable(trx);
+  });
+}
+
+/**
+ * SQLITE_BUSY means another connection holds the lock past our busy timeout — also for a plain read,
+ * which a writer's commit blocks for a moment: a lock wait, not a failure (the runner waits in slices).
+ */
+async function busyAsLockTimeout<T>(db: Knex, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
   } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      throw new LockTimeoutError(describeSqlite(db), options.lockTimeoutMs, err);
-    }
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') throw new LockTimeoutError(describeSqlite(db), options.lockTimeoutMs, err);
     throw err;
   }
 }

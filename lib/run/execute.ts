@@ -116,6 +116,7 @@ export async function execute(
       if (read.error instanceof MigrationError) throw read.error;
       return undefined;
     }
+    if (!isSettled(read.value)) return undefined;
     const { steps, missing } = planTarget(read.value, sorted, target, allowOutOfOrder);
     return steps.length === 0 ? finished(read.value.version, read.value.version, [], missing, sorted, logger) : undefined;
   };
@@ -187,7 +188,17 @@ export async function execute(
  */
 function isExactly(state: State, versions: readonly string[]): boolean {
   if (state.applied.size !== versions.length || !versions.every((v) => state.applied.has(v))) return false;
-  const newest = versions.reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
+  return isSettled(state);
+}
+
+/**
+ * The unlocked reads of db_version and history are two statements, each seeing what was committed when
+ * it ran: a runner committing in between (MySQL commits each migration) can make history show a step
+ * that db_version does not yet. Every committed step leaves db_version at the newest applied version, so
+ * a state where they differ is not trusted without the lock (where it is re-read consistently).
+ */
+function isSettled(state: State): boolean {
+  const newest = [...state.applied.keys()].reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
   return state.version === newest;
 }
 
