@@ -271,6 +271,7 @@ async function rebuildSteps(
       );
     }
     await step('carrySequence');
+    const stats = await readStats(trx, table, master);
     await trx.raw(`DROP TABLE ${q(table)}`);
     await step('dropOld');
     await trx.raw('PRAGMA legacy_alter_table = ON');
@@ -283,6 +284,7 @@ async function rebuildSteps(
     await step('restoreIndexes');
     for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
     await step('restoreTriggers');
+    await restoreStats(trx, table, stats);
     for (const view of master.filter((r) => r.type === 'view' && r.sql !== null && mentionsIdent(r.sql, table))) {
       try {
         await trx.raw(`SELECT * FROM ${q(view.name)} LIMIT 0`);
@@ -299,6 +301,51 @@ async function rebuildSteps(
   } finally {
     await trx.raw(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
   }
+}
+
+/** The table's query-planner statistics (ANALYZE's sqlite_stat1 rows; sqlite_stat4 is not kept) and, per index, its columns. */
+interface TableStats {
+  readonly rows: { idx: string | null; stat: string }[];
+  readonly indexColumns: ReadonlyMap<string, string>;
+}
+
+/** DROP TABLE deletes the table's sqlite_stat1 rows: read them first (none when ANALYZE never ran). */
+async function readStats(trx: Knex.Transaction, table: string, master: readonly MasterRow[]): Promise<TableStats | undefined> {
+  if (!master.some((r) => r.type === 'table' && r.name === 'sqlite_stat1')) return undefined;
+  const rows = await query<{ idx: string | null; stat: string }>(trx, 'SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?', [table]);
+  if (rows.length === 0) return undefined;
+  return { rows, indexColumns: await indexColumnsOf(trx, table) };
+}
+
+/**
+ * Puts the statistics back for the table and for every index that still covers the same columns
+ * (explicit indexes keep their names; a UNIQUE constraint's automatic index may be renumbered), then
+ * reloads them, so query plans do not regress after a rebuild. Row counts are unchanged by a rebuild.
+ */
+async function restoreStats(trx: Knex.Transaction, table: string, stats: TableStats | undefined): Promise<void> {
+  if (!stats) return;
+  const now = await indexColumnsOf(trx, table);
+  for (const { idx, stat } of stats.rows) {
+    let target: string | null | undefined = idx;
+    if (idx !== null && now.get(idx) !== stats.indexColumns.get(idx)) {
+      target = [...now].find(([name, columns]) => /^sqlite_autoindex_/i.test(name) && columns === stats.indexColumns.get(idx))?.[0];
+    }
+    if (target === undefined) continue; // the index is gone (a dropped column) or changed: its statistics would mislead
+    await trx.raw('INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)', [table, target, stat]);
+  }
+  await trx.raw('ANALYZE sqlite_master'); // reloads the statistics into the planner; scans nothing
+}
+
+/** Index name → its key columns (names, or "<expr>"), for matching indexes across the rebuild. */
+async function indexColumnsOf(trx: Knex.Transaction, table: string): Promise<Map<string, string>> {
+  const rows = await query<{ index: string; columns: string }>(
+    trx,
+    `SELECT l.name AS "index",
+            (SELECT group_concat(c, ',') FROM (SELECT coalesce(i.name, '<expr>') AS c FROM pragma_index_info(l.name) AS i ORDER BY i.seqno)) AS columns
+       FROM pragma_index_list(?) AS l`,
+    [table],
+  );
+  return new Map(rows.map((r) => [r.index, r.columns]));
 }
 
 async function assertForeignKeys(trx: Knex.Transaction, table: string, what: string): Promise<void> {
