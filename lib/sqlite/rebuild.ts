@@ -423,6 +423,18 @@ async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildS
 }
 
 /** INSERT INTO tmp (cols) SELECT exprs FROM table, in SQLite; returns the verified row count. */
+/**
+ * The column that is the rowid itself (SQLite's rule: a rowid table's single-column PRIMARY KEY of
+ * declared type exactly INTEGER) — except where SQLite made it a separate key, as it does for a column
+ * declared `INTEGER PRIMARY KEY DESC`: such a key gets its own index (origin "pk"), an alias never does.
+ */
+async function rowidAliasOf(trx: Knex.Transaction, table: string, cols: readonly ColumnInfo[]): Promise<string | undefined> {
+  const pk = cols.filter((c) => c.pk > 0);
+  if (pk.length !== 1 || pk[0].type.toUpperCase() !== 'INTEGER') return undefined;
+  const pkIndexes = await query<{ origin: string }>(trx, `SELECT origin FROM pragma_index_list(?) WHERE origin = 'pk'`, [table]);
+  return pkIndexes.length === 0 ? pk[0].name : undefined;
+}
+
 async function copyRows(
   trx: Knex.Transaction,
   table: string,
@@ -446,14 +458,20 @@ async function copyRows(
   }
   const targets = [...mapping.keys()].map(q);
   const exprs = [...mapping.values()];
-  // Keep rowids (something may point at them) unless an INTEGER PRIMARY KEY already carries them.
-  const newPk = newCols.filter((c) => c.pk > 0);
-  const rowidAlias = newPk.length === 1 && newPk[0].type.toUpperCase() === 'INTEGER';
+  // Keep rowids (something may point at them: FTS external content, other tables). Where the new table
+  // has a rowid alias, that column carries them: from the old column it maps, else from the old rowids
+  // (an INTEGER PRIMARY KEY added to a rowid-only table takes the old rowids, not new numbers).
   const freeRowidName = (cols: ColumnInfo[]) => ['rowid', 'oid', '_rowid_'].find((n) => !cols.some((c) => sameIdent(c.name, n)));
   const [src, dst] = [freeRowidName(oldCols), freeRowidName(newCols)];
-  if (!oldTable.withoutRowid && !newTable.withoutRowid && !rowidAlias && src && dst) {
-    targets.unshift(dst);
-    exprs.unshift(src);
+  if (!oldTable.withoutRowid && !newTable.withoutRowid && src) {
+    const alias = await rowidAliasOf(trx, tmp, newCols);
+    if (alias === undefined && dst) {
+      targets.unshift(dst);
+      exprs.unshift(src);
+    } else if (alias !== undefined && !mapping.has(alias)) {
+      targets.unshift(q(alias));
+      exprs.unshift(src);
+    }
   }
   if (targets.length === 0) throw new RebuildError(table, 'the rebuilt table shares no column with the old one and copy maps none');
   await trx.raw(`INSERT INTO ${q(tmp)} (${targets.join(', ')}) SELECT ${exprs.join(', ')} FROM ${q(table)}`);

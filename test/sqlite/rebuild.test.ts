@@ -497,6 +497,27 @@ describe('rebuildTable (SQLite)', () => {
       expect(await db.raw(`SELECT name FROM sqlite_master WHERE name LIKE 'sqlite_stat%'`)).to.deep.equal([]);
     });
 
+    it('keeps the rowids of a table whose INTEGER PRIMARY KEY DESC column is not a rowid alias', async () => {
+      await db.raw('CREATE TABLE desc_keys (id INTEGER PRIMARY KEY DESC, v TEXT)');
+      await db.raw(`INSERT INTO desc_keys (rowid, id, v) VALUES (5, 1, 'a'), (9, 2, 'b'), (40, 3, 'c')`);
+      const rowids = () => db.raw('SELECT rowid AS r, id, v FROM desc_keys ORDER BY rowid') as Promise<{ r: number; id: number; v: string }[]>;
+      const before = await rowids();
+      expect(before.map((x) => x.r), 'SQLite keeps rowid and id apart here').to.deep.equal([5, 9, 40]);
+      await rebuild(db, 'desc_keys', { addColumns: { extra: 'TEXT' } });
+      expect(await rowids()).to.deep.equal(before);
+    });
+
+    it('an INTEGER PRIMARY KEY added to a rowid-only table takes the old rowids', async () => {
+      await db.raw('CREATE TABLE notes (body TEXT)');
+      await db.raw(`INSERT INTO notes (rowid, body) VALUES (3, 'c'), (10, 'j'), (42, 'x')`);
+      await rebuild(db, 'notes', { addColumns: { id: 'INTEGER PRIMARY KEY' } });
+      expect(await db.raw('SELECT rowid AS r, id, body FROM notes ORDER BY rowid')).to.deep.equal([
+        { r: 3, id: 3, body: 'c' },
+        { r: 10, id: 10, body: 'j' },
+        { r: 42, id: 42, body: 'x' },
+      ]);
+    });
+
     it('a self-referencing table keeps every row and reference', async () => {
       await db.raw('CREATE TABLE emp (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES emp(id) ON DELETE CASCADE, name TEXT)');
       await db.raw(`INSERT INTO emp VALUES (1, 3, 'a'), (2, 1, 'b'), (3, NULL, 'c')`);
