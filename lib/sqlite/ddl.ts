@@ -299,3 +299,17 @@ export function hasKeywords(sql: string, ...words: string[]): boolean {
   const sig = significant(tokenize(sql));
   return sig.some((_, i) => words.every((w, k) => isWord(sig[i + k], w)));
 }
+
+/**
+ * The same, outside parentheses only: a column constraint (`NOT NULL`, `DEFAULT`, `AS`) rather than words
+ * inside an expression such as `CHECK (x IS NOT NULL)`.
+ */
+export function hasTopLevelKeywords(sql: string, ...words: string[]): boolean {
+  const sig = significant(tokenize(sql));
+  let depth = 0;
+  return sig.some((token, i) => {
+    if (isPunct(token, '(')) depth++;
+    else if (isPunct(token, ')')) depth--;
+    return depth === 0 && words.every((w, k) => isWord(sig[i + k], w));
+  });
+}

@@ -30,6 +30,7 @@ import {
   columnNames,
   editCreateTable,
   hasKeywords,
+  hasTopLevelKeywords,
   indexColumnRefs,
   itemColumnRefs,
   mentionsIdent,
@@ -403,7 +404,7 @@ async function checkDrops(
 async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildSpec): Promise<void> {
   const mapped = (col: string) => Object.keys(spec.copy ?? {}).some((k) => sameIdent(k, col));
   for (const [col, def] of Object.entries(spec.alterColumns ?? {})) {
-    if (!hasKeywords(def, 'NOT', 'NULL') || mapped(col)) continue;
+    if (!hasTopLevelKeywords(def, 'NOT', 'NULL') || mapped(col)) continue;
     const [{ n }] = await query<{ n: number }>(trx, `SELECT count(*) AS n FROM ${q(table)} WHERE ${q(col)} IS NULL`);
     if (n > 0) {
       throw new RebuildError(
@@ -414,7 +415,7 @@ async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildS
     }
   }
   for (const [col, def] of Object.entries(spec.addColumns ?? {})) {
-    if (!hasKeywords(def, 'NOT', 'NULL') || hasKeywords(def, 'DEFAULT') || hasKeywords(def, 'AS') || mapped(col)) continue;
+    if (!hasTopLevelKeywords(def, 'NOT', 'NULL') || hasTopLevelKeywords(def, 'DEFAULT') || hasTopLevelKeywords(def, 'AS') || mapped(col)) continue;
     const [{ n }] = await query<{ n: number }>(trx, `SELECT count(*) AS n FROM ${q(table)}`);
     if (n > 0) {
       throw new RebuildError(table, `new column ${q(col)} is NOT NULL without a DEFAULT; give it one or a copy expression; nothing was changed`);
@@ -422,7 +423,6 @@ async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildS
   }
 }
 
-/** INSERT INTO tmp (cols) SELECT exprs FROM table, in SQLite; returns the verified row count. */
 /**
  * The column that is the rowid itself (SQLite's rule: a rowid table's single-column PRIMARY KEY of
  * declared type exactly INTEGER) — except where SQLite made it a separate key, as it does for a column
@@ -435,6 +435,7 @@ async function rowidAliasOf(trx: Knex.Transaction, table: string, cols: readonly
   return pkIndexes.length === 0 ? pk[0].name : undefined;
 }
 
+/** INSERT INTO tmp (cols) SELECT exprs FROM table, in SQLite; returns the verified row count. */
 async function copyRows(
   trx: Knex.Transaction,
   table: string,

@@ -348,6 +348,21 @@ describe('rebuildTable (SQLite)', () => {
       ]);
     });
 
+    it('reads NOT NULL as a constraint only outside parentheses: IS NOT NULL inside a CHECK is not one', async () => {
+      await db.raw('CREATE TABLE memos (id INTEGER PRIMARY KEY, note TEXT)');
+      await db.raw(`INSERT INTO memos (note) VALUES ('a'), (NULL), ('b')`);
+      const before = await db.raw('SELECT id, note FROM memos ORDER BY id');
+      await rebuild(db, 'memos', {
+        alterColumns: { note: 'TEXT CHECK (note IS NULL OR (note IS NOT NULL AND length(note) > 0))' },
+        addColumns: { tag: "TEXT CHECK (tag IS NULL OR tag IS NOT NULL)" },
+      });
+      expect(await db.raw('SELECT id, note FROM memos ORDER BY id')).to.deep.equal(before);
+      expect(await rejection(db.raw(`INSERT INTO memos (note) VALUES ('')`))).to.match(/CHECK constraint failed/);
+      // A real NOT NULL is still refused over the NULL row.
+      const refused = await rejection(rebuild(db, 'memos', { alterColumns: { note: 'TEXT NOT NULL CHECK (note IS NOT NULL)' } }));
+      expect(refused).to.match(/would become NOT NULL but 1 row\(s\) hold NULL/);
+    });
+
     it('fills a new column from an expression over the old columns', async () => {
       await rebuild(db, 'users', {
         addColumns: { label: `TEXT NOT NULL DEFAULT ''`, is_adult: 'INT' },
