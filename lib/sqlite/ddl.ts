@@ -313,3 +313,13 @@ export function hasTopLevelKeywords(sql: string, ...words: string[]): boolean {
     return depth === 0 && words.every((w, k) => isWord(sig[i + k], w));
   });
 }
+
+/** The event of a CREATE TRIGGER statement: the first INSERT, UPDATE or DELETE before its ON. */
+export function triggerEvent(sql: string): 'INSERT' | 'UPDATE' | 'DELETE' {
+  const sig = significant(tokenize(sql));
+  for (const token of sig.slice(sig.findIndex((t) => isWord(t, 'TRIGGER')) + 1)) {
+    if (isWord(token, 'ON')) break;
+    for (const event of ['INSERT', 'UPDATE', 'DELETE'] as const) if (isWord(token, event)) return event;
+  }
+  throw new Error(`cannot tell the event of trigger ${JSON.stringify(sql.slice(0, 80))}`);
+}

@@ -34,6 +34,7 @@ import {
   indexColumnRefs,
   itemColumnRefs,
   mentionsIdent,
+  triggerEvent,
   parseCreateTable,
   renameCreateTable,
   type ParsedTable,
@@ -286,13 +287,7 @@ async function rebuildSteps(
     for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
     await step('restoreTriggers');
     await restoreStats(trx, table, stats);
-    for (const view of master.filter((r) => r.type === 'view' && r.sql !== null && mentionsIdent(r.sql, table))) {
-      try {
-        await trx.raw(`SELECT * FROM ${q(view.name)} LIMIT 0`);
-      } catch (err) {
-        throw new RebuildError(table, `view ${q(view.name)} would no longer work (${describeCause(err)}); nothing was changed`, err);
-      }
-    }
+    await verifySchema(trx, table);
     if (checkForeignKeys) await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
     await step('verify');
     return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
@@ -302,6 +297,34 @@ async function rebuildSteps(
   } finally {
     await trx.raw(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
   }
+}
+
+/**
+ * The whole schema still works, not only what names the table: a view over a view of it, a trigger on
+ * another table that reads such a view. Every view runs (`SELECT … LIMIT 0`), and every trigger compiles:
+ * `EXPLAIN` of a statement that fires it builds its program without running anything.
+ */
+async function verifySchema(trx: Knex.Transaction, table: string): Promise<void> {
+  const objects = await query<MasterRow>(trx, `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL`);
+  for (const object of objects) {
+    try {
+      if (object.type === 'view') await trx.raw(`SELECT * FROM ${q(object.name)} LIMIT 0`);
+      else await trx.raw(`EXPLAIN ${await statementFiring(trx, object)}`);
+    } catch (err) {
+      throw new RebuildError(table, `${object.type} ${q(object.name)} would no longer work (${describeCause(err)}); nothing was changed`, err);
+    }
+  }
+}
+
+/** A statement on the trigger's table or view that fires it (INSERT, UPDATE of every column, or DELETE). */
+async function statementFiring(trx: Knex.Transaction, trigger: MasterRow): Promise<string> {
+  const target = q(trigger.tbl_name);
+  const event = triggerEvent(trigger.sql ?? '');
+  if (event === 'DELETE') return `DELETE FROM ${target}`;
+  // Writable columns only: generated ones cannot be set.
+  const columns = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0', [trigger.tbl_name])).map((c) => q(c.name));
+  if (event === 'INSERT') return `INSERT INTO ${target} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${target} WHERE 0`;
+  return `UPDATE ${target} SET ${columns.map((c) => `${c} = ${c}`).join(', ')}`;
 }
 
 /** The table's query-planner statistics (ANALYZE's sqlite_stat1 rows; sqlite_stat4 is not kept) and, per index, its columns. */

@@ -363,6 +363,30 @@ describe('rebuildTable (SQLite)', () => {
       expect(refused).to.match(/would become NOT NULL but 1 row\(s\) hold NULL/);
     });
 
+    it('verifies the whole schema: a view over a view of the table, and a trigger elsewhere reading it, block a drop that breaks them', async () => {
+      await db.raw('CREATE TABLE stock (id INTEGER PRIMARY KEY, sku TEXT, qty INT)');
+      await db.raw('CREATE VIEW stock_v AS SELECT * FROM stock');
+      await db.raw('CREATE VIEW low_stock AS SELECT sku FROM stock_v WHERE qty < 5');
+      await db.raw(`INSERT INTO stock (sku, qty) VALUES ('a', 1), ('b', 9)`);
+      const before = await snapshot(db);
+      // low_stock never names "stock": only a check of every view finds that it needs stock.qty.
+      const viaView = await rejection(rebuild(db, 'stock', { dropColumns: ['qty'] }));
+      expect(viaView).to.be.instanceOf(RebuildError);
+      expect(viaView.message).to.match(/view "low_stock" would no longer work \(.*no such column: qty/);
+      expect(await snapshot(db)).to.deep.equal(before);
+
+      await db.raw('DROP VIEW low_stock');
+      await db.raw('CREATE TABLE orders (id INTEGER PRIMARY KEY, sku TEXT)');
+      await db.raw(`CREATE TRIGGER orders_check BEFORE INSERT ON orders BEGIN
+        SELECT RAISE(ABORT, 'out of stock') WHERE (SELECT qty FROM stock_v WHERE sku = NEW.sku) = 0; END`);
+      const before2 = await snapshot(db);
+      const viaTrigger = await rejection(rebuild(db, 'stock', { dropColumns: ['qty'], transformSql: (sql) => sql }));
+      // stock_v (SELECT *) still runs without qty; the trigger on orders does not compile any more.
+      expect(viaTrigger.message).to.match(/trigger "orders_check" would no longer work \(.*no such column: qty/);
+      expect(await snapshot(db)).to.deep.equal(before2);
+      await db.raw(`INSERT INTO orders (sku) VALUES ('a')`);
+    });
+
     it('fills a new column from an expression over the old columns', async () => {
       await rebuild(db, 'users', {
         addColumns: { label: `TEXT NOT NULL DEFAULT ''`, is_adult: 'INT' },
