@@ -69,9 +69,12 @@ export class Migrator {
 
   /** The migrations, validated and sorted by semver (a folder is loaded once). */
   migrations(): Promise<Migration[]> {
-    this.#loaded ??= resolveMigrations(this.#options.migrations).then(validateMigrations);
-    // A failed load is not cached: the next call reads the folder again.
-    this.#loaded.catch(() => (this.#loaded = undefined));
+    if (!this.#loaded) {
+      const loading = resolveMigrations(this.#options.migrations).then(validateMigrations);
+      // A failed load is not cached: the next call reads the folder again.
+      loading.catch(() => (this.#loaded = undefined));
+      this.#loaded = loading;
+    }
     return this.#loaded;
   }
 

@@ -33,9 +33,6 @@ export interface ProjectOptions {
 export interface Project {
   /** The folder relative paths are resolved from (the knexfile's). */
   readonly root: string;
-  readonly knexfile?: string;
-  readonly env: string;
-  readonly environments: readonly string[];
   /** The environment's knex config; undefined only for commands that need no database (make). */
   readonly config?: Knex.Config;
   readonly migrationsDir: string;
@@ -66,9 +63,6 @@ export async function openProject(options: ProjectOptions, nodeEnv: string | und
   const migrationsDir = path.resolve(root, options.migrationsDir ?? configuredDirectory(config?.migrations?.directory, 'migrations.directory') ?? DEFAULT_MIGRATIONS_FOLDER);
   return {
     root,
-    knexfile,
-    env,
-    environments: names,
     config,
     migrationsDir,
     snapshotsDir: path.resolve(root, options.snapshotsDir ?? path.join(migrationsDir, DEFAULT_SNAPSHOTS_FOLDER)),

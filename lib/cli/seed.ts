@@ -6,14 +6,12 @@ import fs from 'fs';
 import path from 'path';
 import type { Knex } from 'knex';
 import { importFile } from '../load/import-file';
+import { isSourceFile } from '../load/load-migrations';
 import { defaultExport } from './project';
-
-/** JavaScript or TypeScript sources, not declaration files. */
-const isLoadable = (name: string): boolean => /\.[cm]?[jt]s$/.test(name) && !/\.d\.[cm]?ts$/.test(name);
 
 export async function runSeeds(db: Knex, directory: string): Promise<string[]> {
   if (!fs.existsSync(directory)) return [];
-  const files = fs.readdirSync(directory).filter(isLoadable).sort().map((name) => path.join(directory, name));
+  const files = fs.readdirSync(directory).filter(isSourceFile).sort().map((name) => path.join(directory, name));
   for (const file of files) {
     const exported = await importFile(file);
     const seed = (exported as { seed?: unknown }).seed ?? (defaultExport(exported) as { seed?: unknown }).seed;

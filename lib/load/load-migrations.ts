@@ -11,6 +11,11 @@ import { importFile } from './import-file';
 
 const SOURCE = /\.[cm]?[jt]s$/;
 const DECLARATION = /\.d\.[cm]?ts$/;
+
+/** A JavaScript or TypeScript source file name (not a declaration file): what the loaders read. */
+export function isSourceFile(name: string): boolean {
+  return SOURCE.test(name) && !DECLARATION.test(name);
+}
 const EXPECTED = 'expected module.exports = { version, description, up } or export default { … }';
 
 export async function loadMigrations(directory: string): Promise<Migration[]> {
@@ -23,7 +28,7 @@ export async function loadMigrations(directory: string): Promise<Migration[]> {
     throw new InvalidMigrationError(`Migration directory ${directory} ${why}`, { cause: err });
   }
   const names = entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && SOURCE.test(e.name) && !DECLARATION.test(e.name))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && isSourceFile(e.name))
     .map((e) => e.name)
     .sort(); // code-unit order: the same on every machine, whatever the locale
 
@@ -90,7 +95,7 @@ const VERSIONED_NAME = /^v(0|[1-9]\d*)_(0|[1-9]\d*)_(0|[1-9]\d*)_[^.]*\.[cm]?[jt
 export function versionsFromFileNames(directory: string): string[] | undefined {
   let names: string[];
   try {
-    names = readdirSync(directory).filter((name) => SOURCE.test(name) && !DECLARATION.test(name));
+    names = readdirSync(directory).filter(isSourceFile);
   } catch {
     return undefined;
   }

@@ -195,8 +195,9 @@ function track(appliedVersions: Set<string>, { version }: Migration, direction: 
   else appliedVersions.delete(version);
 }
 
-function maxVersion(versions: readonly string[]): string {
-  return versions.reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
+/** The highest of `versions`; 0.0.0 for none. */
+export function maxVersion(versions: Iterable<string>): string {
+  return [...versions].reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
 }
 
 function elapsed(started: number): number {

@@ -13,10 +13,9 @@ import { validateMigrations } from '../plan/plan';
 import { assertChecksums, planTarget, readState, type Plan, type State, type Step, type Target } from '../plan/state';
 import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
 import { selectHistory, selectHistoryDirections } from '../store/history';
-import { INITIAL_VERSION, type SettingsOptions } from '../store/settings';
+import type { SettingsOptions } from '../store/settings';
 import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
-import { compareVersions } from '../version';
-import { applySteps, type Applied } from './apply';
+import { applySteps, maxVersion, type Applied } from './apply';
 import { lockUnlessCurrent } from './lock-wait';
 import { finished } from './report';
 
@@ -198,8 +197,7 @@ function isExactly(state: State, versions: readonly string[]): boolean {
  * a state where they differ is not trusted without the lock (where it is re-read consistently).
  */
 function isSettled(state: State): boolean {
-  const newest = [...state.applied.keys()].reduce((max, v) => (compareVersions(v, max) > 0 ? v : max), INITIAL_VERSION);
-  return state.version === newest;
+  return state.version === maxVersion(state.applied.keys());
 }
 
 /** A promise that never rejects: its outcome, to inspect later. */
