@@ -42,7 +42,8 @@ export const sqliteAdapter: DialectAdapter = {
             );
           } catch (err) {
             // Another process created system_settings between our check and our CREATE: lock its row instead.
-            if (!tableExisted && (await settingsTableExists(db, conn))) continue;
+            // That check can itself meet the other writer's commit: then the original error (a lock wait) stands.
+            if (!tableExisted && (await settingsTableExists(db, conn).catch(() => false))) continue;
             throw err;
           }
         }

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import path from 'path';
+import { sqliteAdapter } from '../../lib/dialects/sqlite';
+import { LockTimeoutError } from '../../lib/errors';
 import { getDatabaseVersion } from '../../lib/store/settings';
 import { fileDb, tempDir } from '../helpers/db';
 import { runTs } from '../helpers/processes';
@@ -36,6 +38,34 @@ describe('several processes starting at once on one SQLite file', () => {
         await db.destroy();
       }
     } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('a new database whose first writer holds the write lock past our wait: a lock timeout (retried by the runner), never a raw SQLITE_BUSY', async () => {
+    const tmp = tempDir();
+    const file = path.join(tmp.dir, 'busy.sqlite');
+    const waiter = fileDb(file);
+    const writer = fileDb(file);
+    try {
+      await writer.raw('CREATE TABLE filler (x TEXT)');
+      // The first writer creates system_settings (not yet visible) and then writes more than its
+      // page cache holds: the spill takes the database's EXCLUSIVE lock, which blocks even readers.
+      const trx = await writer.transaction();
+      await trx.raw('PRAGMA cache_size = 10');
+      await trx.raw('CREATE TABLE system_settings (key VARCHAR(255) PRIMARY KEY, value TEXT, created_at DATETIME, updated_at DATETIME)');
+      const waited = sqliteAdapter.withMigrationLock(waiter, { lockTimeoutMs: 1000 }, () => Promise.resolve('locked')).catch((e: unknown) => e);
+      // The waiter has read sqlite_master (no system_settings) and now waits on CREATE; then the spill.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (let i = 0; i < 50; i++) await trx('filler').insert(Array.from({ length: 20 }, () => ({ x: 'y'.repeat(1000) })));
+      const err = await waited;
+      await trx.commit();
+      // Its second look at sqlite_master met the EXCLUSIVE lock: that is a lock wait, not a failure.
+      expect(err).to.be.instanceOf(LockTimeoutError);
+      expect(await sqliteAdapter.withMigrationLock(waiter, { lockTimeoutMs: 1000 }, () => Promise.resolve('locked'))).to.equal('locked');
+    } finally {
+      await waiter.destroy();
+      await writer.destroy();
       tmp.cleanup();
     }
   });
