@@ -10,15 +10,19 @@
  *    a. column renames use ALTER TABLE RENAME COLUMN, so SQLite itself rewrites indexes, triggers, views and
  *       children's REFERENCES;
  *    b. the table's own SQL from sqlite_master is edited token by token (never regenerated), after refusing
- *       drops that an index, constraint, trigger, view or child foreign key still uses;
+ *       drops that an index, a constraint or a child foreign key still uses (parsed: these can only name this
+ *       table's columns);
  *    c. the new table is created under a temporary name and filled by one INSERT … SELECT inside SQLite
  *       (rowids kept), and the row count is verified;
  *    d. the sqlite_sequence value is carried over, the old table dropped, and the new one renamed into place
  *       (never the old one first, or children would end up REFERENCES "old_name") with legacy_alter_table ON
  *       so views and triggers naming the missing table do not abort the rename;
- *    e. indexes and triggers are recreated from their saved SQL, views are test-run, and
- *       foreign_key_check runs on the table and its children before COMMIT (inside runMigrations, the runner's
- *       whole-database check before COMMIT does it, so the children are not scanned twice).
+ *    e. indexes and triggers are recreated from their saved SQL, then the whole schema is verified by SQLite
+ *       itself, which resolves every name exactly: every view runs, every trigger compiles, every virtual table
+ *       answers (an FTS index over the table reads its columns). Whatever worked before and fails now is
+ *       refused, all of it named in one error. foreign_key_check runs on the table and its children before
+ *       COMMIT (inside runMigrations, the runner's whole-database check before COMMIT does it, so the children
+ *       are not scanned twice).
  */
 import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
@@ -33,7 +37,6 @@ import {
   hasTopLevelKeywords,
   indexColumnRefs,
   itemColumnRefs,
-  mentionsIdent,
   triggerEvent,
   parseCreateTable,
   renameCreateTable,
@@ -44,9 +47,10 @@ export interface RebuildSpec {
   /** Column definitions to add, in order, e.g. `{ is_admin: 'BOOLEAN NOT NULL DEFAULT 0' }`. */
   addColumns?: Record<string, string>;
   /**
-   * Columns to remove. If an index, CHECK, other constraint, trigger, view or child foreign key still uses one,
-   * the call fails with a RebuildError naming it (table unchanged), unless the user is an index and
-   * `dropDependentIndexes` is true, in which case that index is dropped.
+   * Columns to remove. If an index, CHECK, other constraint or child foreign key still uses one, or a view,
+   * trigger or virtual table anywhere in the schema would stop working without it, the call fails with a
+   * RebuildError naming them (nothing changed), unless the user is an index and `dropDependentIndexes` is
+   * true, in which case that index is dropped.
    */
   dropColumns?: string[];
   dropDependentIndexes?: boolean;
@@ -228,6 +232,7 @@ async function rebuildSteps(
   const [{ legacy_alter_table: legacy }] = await query<{ legacy_alter_table: number }>(trx, 'PRAGMA legacy_alter_table');
   const step = async (s: RebuildStep) => stepHook?.(s);
   try {
+    const brokenBefore = await brokenObjects(trx);
     // a. Renames first: SQLite knows every place a column name appears.
     const renames = Object.entries(spec.renameColumns ?? {});
     if (renames.length > 0) {
@@ -287,7 +292,7 @@ async function rebuildSteps(
     for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
     await step('restoreTriggers');
     await restoreStats(trx, table, stats);
-    await verifySchema(trx, table);
+    await verifySchema(trx, table, brokenBefore);
     if (checkForeignKeys) await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
     await step('verify');
     return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
@@ -301,18 +306,41 @@ async function rebuildSteps(
 
 /**
  * The whole schema still works, not only what names the table: a view over a view of it, a trigger on
- * another table that reads such a view. Every view runs (`SELECT … LIMIT 0`), and every trigger compiles:
- * `EXPLAIN` of a statement that fires it builds its program without running anything.
+ * another table that reads such a view, an FTS index whose content is this table. SQLite resolves every
+ * name itself: each view runs (`SELECT … LIMIT 0`), each trigger compiles (`EXPLAIN` of a statement that
+ * fires it builds its program without running anything), each virtual table answers (`SELECT … LIMIT 1`:
+ * an external-content FTS table prepares its read of the content table even when empty).
+ * Returns the objects that fail, with why.
  */
-async function verifySchema(trx: Knex.Transaction, table: string): Promise<void> {
-  const objects = await query<MasterRow>(trx, `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger') AND sql IS NOT NULL`);
+async function brokenObjects(trx: Knex.Transaction): Promise<Map<string, string>> {
+  const objects = await query<MasterRow>(
+    trx,
+    `SELECT type, name, tbl_name, sql FROM sqlite_master
+      WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL%'))`,
+  );
+  const broken = new Map<string, string>();
   for (const object of objects) {
+    const kind = object.type === 'table' ? 'virtual table' : object.type;
+    let sql = '';
     try {
-      if (object.type === 'view') await trx.raw(`SELECT * FROM ${q(object.name)} LIMIT 0`);
-      else await trx.raw(`EXPLAIN ${await statementFiring(trx, object)}`);
+      if (object.type === 'view') sql = `SELECT * FROM ${q(object.name)} LIMIT 0`;
+      else if (object.type === 'table') sql = `SELECT * FROM ${q(object.name)} LIMIT 1`;
+      else sql = `EXPLAIN ${await statementFiring(trx, object)}`;
+      await trx.raw(sql);
     } catch (err) {
-      throw new RebuildError(table, `${object.type} ${q(object.name)} would no longer work (${describeCause(err)}); nothing was changed`, err);
+      // SQLite's words only: the sqlite3 driver prefixes our probe statement and the result code.
+      broken.set(`${kind} ${q(object.name)}`, describeCause(err).split(`${sql} - `).join('').replace(/^SQLITE_ERROR: /, ''));
     }
+  }
+  return broken;
+}
+
+/** Refuses the rebuild if anything that worked before it fails now (what was already broken, e.g. a module not loaded here, does not count). */
+async function verifySchema(trx: Knex.Transaction, table: string, brokenBefore: ReadonlyMap<string, string>): Promise<void> {
+  const broken = [...(await brokenObjects(trx))].filter(([object]) => !brokenBefore.has(object));
+  if (broken.length > 0) {
+    const list = broken.map(([object, why]) => `${object} would no longer work (${why})`).join('; ');
+    throw new RebuildError(table, `${list}; nothing was changed`);
   }
 }
 
@@ -403,11 +431,9 @@ async function checkDrops(
     if (r.type === 'index' && r.sql !== null && sameIdent(r.tbl_name, table) && indexColumnRefs(sql).some(dropped)) {
       if (dropDependentIndexes) skipped.add(r.name);
       else users.push(`index ${q(r.name)}`);
-    } else if (r.type === 'trigger' || r.type === 'view') {
-      // Conservative: any mention of the column in a trigger on this table, or in an object that names this table.
-      const scope = r.type === 'trigger' && sameIdent(r.tbl_name, table) ? true : mentionsIdent(sql, table);
-      if (scope && drops.some((d) => mentionsIdent(sql, d))) users.push(`${r.type} ${q(r.name)}`);
     }
+    // Views, triggers and virtual tables are not guessed from their text (a view joining another table may use
+    // a column of the same name there): verifySchema lets SQLite resolve them after the rebuild.
   }
   const pk = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_info(?) WHERE pk > 0', [table])).map((r) => r.name);
   for (const fk of await foreignKeysTo(trx, table)) {

@@ -310,7 +310,14 @@ describe('rebuildTable (SQLite)', () => {
 
     it('refuses to drop a column an index uses, naming it, unless dropDependentIndexes', async () => {
       await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['age'] }), RebuildError, /"age".*index "users_active_age".*index "users_status_age".*dropDependentIndexes/);
-      await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['name'] }), RebuildError, /index "users_lower_name".*index "users_name_nocase".*view "active_users"/);
+      await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['name'] }), RebuildError, /index "users_lower_name".*index "users_name_nocase"/);
+      // Past the indexes, the view that reads users.name is what stops it, found by SQLite after the rebuild.
+      await expectUnchangedFailure(
+        db,
+        () => rebuild(db, 'users', { dropColumns: ['name'], dropDependentIndexes: true }),
+        RebuildError,
+        /view "active_users" would no longer work \(.*no such column: name.*nothing was changed/,
+      );
 
       await db.raw('DROP VIEW active_users');
       const result = await rebuild(db, 'users', { dropColumns: ['name'], dropDependentIndexes: true });
@@ -329,7 +336,78 @@ describe('rebuildTable (SQLite)', () => {
       await expectUnchangedFailure(db, () => rebuild(db, 'audit', { dropColumns: ['id'] }), RebuildError, /foreign key "pairs"\("c"\)/);
       await db.raw('CREATE TABLE invites (id INTEGER PRIMARY KEY, email TEXT REFERENCES users(email))');
       await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['email'] }), RebuildError, /foreign key "invites"\("email"\)/);
-      await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['status'] }), RebuildError, /view "active_users"/);
+      await expectUnchangedFailure(db, () => rebuild(db, 'users', { dropColumns: ['status'], dropDependentIndexes: true }), RebuildError, /view "active_users"/);
+    });
+
+    it("resolves a view's columns exactly: a same-named column of another table in a join does not block a drop, and every broken object is named at once", async () => {
+      await db.raw('CREATE TABLE items (id INTEGER PRIMARY KEY, sku TEXT, label TEXT)');
+      await db.raw('CREATE TABLE prices (sku TEXT, label TEXT, cents INT)');
+      await db.raw(`INSERT INTO items (sku, label) VALUES ('a', 'apple'), ('b', NULL)`);
+      await db.raw(`INSERT INTO prices VALUES ('a', 'promo', 100)`);
+      // label here is prices.label: the words "items" and "label" both appear, yet items.label is not used.
+      await db.raw('CREATE VIEW priced AS SELECT i.id, p.label, p.cents FROM items i JOIN prices p ON p.sku = i.sku');
+      await db.raw(`CREATE TRIGGER prices_touch AFTER UPDATE ON prices BEGIN UPDATE prices SET label = NEW.label WHERE sku IN (SELECT items.sku FROM items); END`);
+      const before = await snapshot(db);
+      await rebuild(db, 'items', { dropColumns: ['label'] });
+      const after = await snapshot(db);
+      expect(after.rows.items).to.deep.equal(without(before.rows.items, 'label'));
+      expect(await db.raw('SELECT * FROM priced')).to.deep.equal([{ id: 1, label: 'promo', cents: 100 }]);
+
+      // Two objects that really use items.sku: both are named in one refusal.
+      await db.raw('CREATE VIEW skus AS SELECT sku FROM items');
+      const err = await expectUnchangedFailure(db, () => rebuild(db, 'items', { dropColumns: ['sku'] }), RebuildError, /nothing was changed/);
+      expect(err.message).to.match(/view "priced" would no longer work \(no such column: i\.sku\)/);
+      expect(err.message).to.match(/view "skus" would no longer work \(no such column: sku\)/);
+      expect(err.message).to.match(/trigger "prices_touch" would no longer work \(no such column: items\.sku\)/);
+    });
+
+    it('refuses a drop that would break an FTS5 index whose content is the table, even when the table is empty', async () => {
+      await db.raw('CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT, extra TEXT)');
+      await db.raw(`CREATE VIRTUAL TABLE docs_fts USING fts5(title, body, content='docs', content_rowid='id')`);
+      for (const rows of [0, 2]) {
+        if (rows > 0) {
+          await db.raw(`INSERT INTO docs (title, body, extra) VALUES ('hello', 'world', 'x'), ('foo', 'bar', 'y')`);
+          await db.raw(`INSERT INTO docs_fts (docs_fts) VALUES ('rebuild')`);
+        }
+        await expectUnchangedFailure(
+          db,
+          () => rebuild(db, 'docs', { dropColumns: ['body'] }),
+          RebuildError,
+          /virtual table "docs_fts" would no longer work \(.*no such column: T\.body.*nothing was changed/,
+        );
+      }
+      // A column the index does not read may go; the index still finds the same rows.
+      await rebuild(db, 'docs', { dropColumns: ['extra'] });
+      expect(await db.raw(`SELECT rowid, title, body FROM docs_fts WHERE docs_fts MATCH 'world'`)).to.deep.equal([{ rowid: 1, title: 'hello', body: 'world' }]);
+    });
+
+    it('verifies renames the same way: a view over a view and an FTS5 index reading the old name refuse the rename', async () => {
+      await db.raw('CREATE TABLE docs (id INTEGER PRIMARY KEY, title TEXT, body TEXT)');
+      await db.raw(`INSERT INTO docs (title, body) VALUES ('hello', 'world')`);
+      await db.raw('CREATE VIEW docs_all AS SELECT * FROM docs');
+      await db.raw('CREATE VIEW docs_titles AS SELECT title FROM docs_all');
+      const viaView = await expectUnchangedFailure(db, () => rebuild(db, 'docs', { renameColumns: { title: 'heading' } }), RebuildError, /nothing was changed/);
+      expect(viaView.message).to.match(/docs_titles/);
+
+      await db.raw('DROP VIEW docs_titles');
+      await db.raw(`CREATE VIRTUAL TABLE docs_fts USING fts5(title, body, content='docs', content_rowid='id')`);
+      await db.raw(`INSERT INTO docs_fts (docs_fts) VALUES ('rebuild')`);
+      await expectUnchangedFailure(
+        db,
+        () => rebuild(db, 'docs', { renameColumns: { body: 'text' } }),
+        RebuildError,
+        /virtual table "docs_fts" would no longer work \(no such column: T\.body\); nothing was changed/,
+      );
+    });
+
+    it('an object that was already broken before the rebuild does not block it, and stays as it was', async () => {
+      await db.raw('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, tag TEXT)');
+      await db.raw(`INSERT INTO notes (body, tag) VALUES ('a', 't')`);
+      // SQLite accepts a view over a table that does not exist yet; it fails whenever used.
+      await db.raw('CREATE VIEW orphan AS SELECT * FROM not_yet_created');
+      await rebuild(db, 'notes', { dropColumns: ['tag'] });
+      expect(await db.raw('SELECT * FROM notes')).to.deep.equal([{ id: 1, body: 'a' }]);
+      expect(await sqlOf(db, 'orphan')).to.equal('CREATE VIEW orphan AS SELECT * FROM not_yet_created');
     });
 
     it('refuses to make a column NOT NULL over existing NULLs, unless copy fills them', async () => {
