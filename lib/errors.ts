@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'SCHEMA_TOO_NEW'
   | 'CORRUPT_VERSION'
   | 'LOCK_TIMEOUT'
+  | 'LOCK_LOST'
+  | 'TABLE_BUSY'
   | 'FOREIGN_KEY_VIOLATION'
   | 'REBUILD_FAILED'
   | 'UNSUPPORTED_DIALECT'
@@ -110,6 +112,49 @@ export class LockTimeoutError extends MigrationError {
       'LOCK_TIMEOUT',
       `Timed out after ${timeoutMs} ms waiting for the migration lock on ${database}: another process is ` +
         `migrating it; nothing was applied`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * The runner's lease on the migration lock ran out and another runner took it (this process stalled
+ * for longer than the lease, or lost its connection). The transaction in flight was rolled back;
+ * what committed before stays, recorded in db_version and the history.
+ */
+export class LockLostError extends MigrationError {
+  constructor(
+    readonly database: string,
+    readonly leaseMs: number,
+    cause?: unknown,
+  ) {
+    super(
+      'LOCK_LOST',
+      `Lost the migration lock on ${database}: it was not renewed within its ${leaseMs} ms lease and another ` +
+        `process took it over; the step in progress was rolled back`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * A migration's statement kept waiting for a table lock that the app's sessions held: every attempt
+ * was abandoned after `timeoutMs` (so app queries queued behind it were released) and rolled back.
+ */
+export class TableBusyError extends MigrationError {
+  constructor(
+    /** The table waited for, where the engine told us (e.g. "public.users"). */
+    readonly table: string | undefined,
+    readonly timeoutMs: number,
+    readonly attempts: number,
+    /** What held the lock, as the engine described the blocking sessions. */
+    readonly blockers: readonly string[],
+    cause?: unknown,
+  ) {
+    super(
+      'TABLE_BUSY',
+      `${table ? `table ${table}` : 'a table'} stayed busy: ${attempts} attempt(s) each waited ${timeoutMs} ms for its lock` +
+        `${blockers.length > 0 ? ` (held by ${blockers.join('; ')})` : ''}; each was rolled back so app queries could go on`,
       { cause },
     );
   }

@@ -6,7 +6,16 @@ import { postgresAdapter } from './postgres';
 import { sqliteAdapter } from './sqlite';
 import type { DialectAdapter, EngineName } from './types';
 
-export { DEFAULT_LOCK_TIMEOUT_MS, type DialectAdapter, type EngineName, type LockedSession, type LockOptions } from './types';
+export {
+  DEFAULT_DDL_LOCK_RETRIES,
+  DEFAULT_DDL_LOCK_TIMEOUT_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type DialectAdapter,
+  type EngineName,
+  type LockedSession,
+  type LockOptions,
+  type TableLockOptions,
+} from './types';
 
 const ADAPTERS: Readonly<Record<EngineName, DialectAdapter>> = { sqlite: sqliteAdapter, postgres: postgresAdapter, mysql: mysqlAdapter };
 

@@ -9,6 +9,24 @@ export interface LockOptions {
   readonly lockTimeoutMs: number;
   /** The schema holding system_settings, when not the search path's (adapters with `ensureSchema`). */
   readonly schema?: string;
+  /** Where the lock is a lease (PostgreSQL): how long it lasts without renewal. Default DEFAULT_LEASE_MS. */
+  readonly leaseMs?: number;
+  /** Bounds on a migration's waits for table locks (PostgreSQL, MySQL). */
+  readonly tableLocks?: TableLockOptions;
+}
+
+/** Default for `ddlLockTimeoutMs`: no app query waits longer than this behind a migration's lock request. */
+export const DEFAULT_DDL_LOCK_TIMEOUT_MS = 5000;
+/** Default for `ddlLockRetries`. */
+export const DEFAULT_DDL_LOCK_RETRIES = 5;
+
+export interface TableLockOptions {
+  /** How long one statement may wait for a table lock before the attempt is abandoned. */
+  readonly timeoutMs: number;
+  /** Attempts after the first, with backoff, before the migration fails with TableBusyError. */
+  readonly retries: number;
+  /** A statement timeout for the migration's statements, if any. */
+  readonly statementTimeoutMs?: number;
 }
 
 /** The engines an adapter exists for. */
@@ -30,8 +48,9 @@ export interface KeyColumnOptions {
 /** What the runner can do while it holds the migration lock. */
 export interface LockedSession {
   /**
-   * Runs `fn` in a transaction. SQLite and PostgreSQL: a savepoint inside one outer transaction, so a
-   * batch costs one commit; MySQL, where DDL commits implicitly: a top-level transaction each time.
+   * Runs `fn` in a transaction. SQLite: a savepoint inside the outer transaction that is its lock, so
+   * a batch costs one commit. PostgreSQL: a top-level transaction that also re-writes the lease.
+   * MySQL, where DDL commits implicitly: a top-level transaction on the locked connection.
    */
   transaction<R>(fn: (trx: Knex.Transaction) => Promise<R>): Promise<R>;
   /**
@@ -52,13 +71,18 @@ export interface DialectAdapter {
   /** Whether `withoutTransaction` really leaves the transaction (so a failure there cannot be undone). */
   readonly runsOutsideTransactions: boolean;
   /**
+   * Whether each migration must commit on its own (PostgreSQL: a batch in one transaction would hold
+   * every table lock until the last migration, and an enum value added in it is unusable until commit).
+   */
+  readonly commitsEachMigration?: boolean;
+  /**
    * Present where system_settings may live in a named schema (the `schema` option): creates the schema
    * if it is missing. Called under the lock, so concurrent creators cannot race.
    */
   ensureSchema?(trx: Knex.Transaction, schema: string): Promise<void>;
   /**
-   * Takes the cross-process migration lock on one pinned connection, runs `work`, releases the lock.
-   * A lock held by a process that dies is released by the engine with its connection.
+   * Takes the cross-process migration lock, runs `work`, releases the lock. A lock held by a process
+   * that dies is released by the engine with its connection (SQLite, MySQL) or runs out (a lease).
    */
   withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T>;
   /**

@@ -1,7 +1,7 @@
 /**
  * Applying planned steps under the lock. Two paths with the same outcome:
  * - a batch: every step in ONE savepoint, then one check, one db_version write and multi-row history
- *   inserts (SQLite, PostgreSQL); any failure rolls it back whole and falls through to
+ *   inserts (SQLite); any failure rolls it back whole and falls through to
  * - one by one: each step in its own savepoint or transaction with its db_version update and
  *   history row, so when step k fails, 1…k−1 stay applied and db_version ends at k−1.
  */
@@ -61,12 +61,14 @@ export async function applySteps(ctx: StepContext): Promise<Applied> {
 }
 
 /**
- * Batching needs DDL that rolls back (so a failed batch can be undone whole) and plain steps: no
+ * Batching needs DDL that rolls back (so a failed batch can be undone whole), an engine where one
+ * commit for many migrations is safe (SQLite; not PostgreSQL: see commitsEachMigration) and plain steps: no
  * per-step hook, no SQL capture, nothing that must run outside a transaction. One step gains nothing.
  */
 function canBatch(adapter: DialectAdapter, steps: readonly Step[], run: StepRun): boolean {
   return (
     adapter.transactionalDdl &&
+    !adapter.commitsEachMigration &&
     steps.length > 1 &&
     !run.savepointPerMigration &&
     !run.captureSql &&

@@ -6,7 +6,15 @@
  *   commit → report.
  */
 import type { Knex } from 'knex';
-import { DEFAULT_LOCK_TIMEOUT_MS, adapterFor, type DialectAdapter, type LockedSession } from '../dialects';
+import {
+  DEFAULT_DDL_LOCK_RETRIES,
+  DEFAULT_DDL_LOCK_TIMEOUT_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  adapterFor,
+  type DialectAdapter,
+  type LockedSession,
+  type LockOptions,
+} from '../dialects';
 import { MigrationError, MigrationFailedError, UnsupportedDialectError } from '../errors';
 import { consoleLogger } from '../logger';
 import { validateMigrations } from '../plan/plan';
@@ -49,6 +57,21 @@ export interface RunOptions extends SettingsOptions {
    * when `up` has effects outside the database that must not repeat. Default: false.
    */
   readonly savepointPerMigration?: boolean;
+  /**
+   * PostgreSQL and MySQL/MariaDB: how long one statement of a migration may wait for a table lock. While a
+   * DDL statement waits for its lock, every app query on that table queues behind it, so this bounds how
+   * long the app can stall. Default: DEFAULT_DDL_LOCK_TIMEOUT_MS (5 s).
+   */
+  readonly ddlLockTimeoutMs?: number;
+  /** Attempts after the first when a statement timed out waiting for a lock, with backoff. Default: 5. */
+  readonly ddlLockRetries?: number;
+  /** A statement timeout for migrations (PostgreSQL statement_timeout). Default: the server's. */
+  readonly statementTimeoutMs?: number;
+  /**
+   * PostgreSQL: the migration lock is a lease in system_settings that the runner renews; a runner that dies
+   * blocks others at most this long. Default: DEFAULT_LEASE_MS (10 s).
+   */
+  readonly leaseMs?: number;
 }
 
 /** Thrown out of the locked work to roll it back (a dry run, or nothing to do); carries what it did. */
@@ -152,11 +175,22 @@ export async function execute(
     return outcome;
   };
 
-  const lockOptions = { lockTimeoutMs, schema: settings.schema };
+  // A dry run is one transaction, rolled back at the end (RolledBack), whatever the engine commits per step.
+  const locked = options.dryRun ? (session: LockedSession) => session.transaction((trx) => work(insideOne(trx))) : work;
+  const lockOptions: LockOptions = {
+    lockTimeoutMs,
+    schema: settings.schema,
+    leaseMs: options.leaseMs,
+    tableLocks: {
+      timeoutMs: options.ddlLockTimeoutMs ?? DEFAULT_DDL_LOCK_TIMEOUT_MS,
+      retries: options.ddlLockRetries ?? DEFAULT_DDL_LOCK_RETRIES,
+      statementTimeoutMs: options.statementTimeoutMs,
+    },
+  };
   let outcome: Outcome;
   try {
     if (!fastPath) {
-      outcome = await adapter.withMigrationLock(db, lockOptions, work);
+      outcome = await adapter.withMigrationLock(db, lockOptions, locked);
     } else {
       const result = await lockUnlessCurrent(db, adapter, lockOptions, work, async () => upToDate(await readQuick()));
       if (!('outcome' in result)) return result.report;
@@ -198,6 +232,11 @@ function isExactly(state: State, versions: readonly string[]): boolean {
  */
 function isSettled(state: State): boolean {
   return state.version === maxVersion(state.applied.keys());
+}
+
+/** A session whose every transaction is a savepoint of `trx`. */
+function insideOne(trx: Knex.Transaction): LockedSession {
+  return { transaction: (fn) => trx.transaction(fn), withoutTransaction: (fn) => trx.transaction(fn) };
 }
 
 /** A promise that never rejects: its outcome, to inspect later. */

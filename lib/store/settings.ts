@@ -15,7 +15,9 @@ export const INITIAL_VERSION = '0.0.0';
 export const MAX_KEY_LENGTH = 255;
 /** Keys the module writes itself; setSystemSetting refuses them. */
 export const DIRTY_KEY = 'migration_dirty';
-export const RESERVED_KEYS: ReadonlySet<string> = new Set([DB_VERSION_KEY, DIRTY_KEY]);
+/** The migration lock's lease (see lease.ts), where the engine's lock is a row. */
+export const LOCK_KEY = 'migration_lock';
+export const RESERVED_KEYS: ReadonlySet<string> = new Set([DB_VERSION_KEY, DIRTY_KEY, LOCK_KEY]);
 
 export interface SettingsOptions {
   /**

@@ -26,12 +26,19 @@ export async function rowsOf(db: Knex | Knex.Transaction, table: string, orderBy
 }
 
 /** Runs `fn` and returns the SQL `db` sent meanwhile (knex's `query` event), in order. */
-export async function statementsDuring<T>(db: Knex, fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
+export async function statementsDuring<T>(
+  db: Knex,
+  fn: () => Promise<T>,
+): Promise<{ result: T; statements: string[]; bindings: unknown[][] }> {
   const statements: string[] = [];
-  const listen = (q: { sql: string }) => statements.push(q.sql);
+  const bindings: unknown[][] = [];
+  const listen = (q: { sql: string; bindings?: unknown[] }) => {
+    statements.push(q.sql);
+    bindings.push(q.bindings ?? []);
+  };
   db.on('query', listen);
   try {
-    return { result: await fn(), statements };
+    return { result: await fn(), statements, bindings };
   } finally {
     db.off('query', listen);
   }

@@ -1,0 +1,195 @@
+/**
+ * PostgreSQL in production: each migration commits on its own (its locks released, an enum value it
+ * adds usable by the next), and a migration waiting for a table lock never stalls the app for longer
+ * than the lock timeout. The pooler races are in pgbouncer.test.ts.
+ */
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { LockTimeoutError, MigrationFailedError, TableBusyError } from '../../lib/errors';
+import { runMigrations } from '../../lib/functions';
+import { silentLogger } from '../../lib/logger';
+import { LOCK_KEY, getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
+import type { Migration } from '../../lib/types';
+import { DIALECTS, describeDialect } from '../helpers/dialects';
+
+const quiet = { logger: silentLogger };
+
+/** A gate a migration waits at until the test opens it. */
+function gate(): { reached: Promise<void>; wait: () => Promise<void>; open: () => void } {
+  let reach!: () => void;
+  let open!: () => void;
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { reached, open, wait: () => (reach(), opened) };
+}
+
+/** Runs `query` every 50 ms until stopped; the slowest answer, in ms. */
+function appTraffic(db: Knex, query: (db: Knex) => Promise<unknown>): { stop: () => Promise<{ slowestMs: number; queries: number }> } {
+  let running = true;
+  let slowestMs = 0;
+  let queries = 0;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await query(db);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      queries++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { slowestMs: Math.round(slowestMs), queries };
+    },
+  };
+}
+
+for (const dialect of DIALECTS.filter((d) => d.engine === 'postgres')) {
+  describeDialect(dialect, 'PostgreSQL in production', ({ database }) => {
+    it('an enum value added by one migration is usable by the next, on the first start of a fresh database', async () => {
+      const { db } = database();
+      const migrations: Migration[] = [
+        { version: '1.0.0', description: 'mood type', up: async (trx) => void (await trx.raw(`CREATE TYPE mood AS ENUM ('ok')`)) },
+        { version: '1.1.0', description: 'a new mood', up: async (trx) => void (await trx.raw(`ALTER TYPE mood ADD VALUE 'happy'`)) },
+        {
+          version: '1.2.0',
+          description: 'uses it',
+          async up(trx) {
+            await trx.raw('CREATE TABLE moods (m mood NOT NULL)');
+            await trx.raw(`INSERT INTO moods VALUES ('happy'), ('ok')`);
+          },
+        },
+      ];
+      const report = await runMigrations(db, migrations, quiet);
+      expect(report.applied.map((a) => a.version)).to.deep.equal(['1.0.0', '1.1.0', '1.2.0']);
+      expect(await db('moods').orderBy('m').pluck('m')).to.deep.equal(['ok', 'happy']);
+      expect(await getDatabaseVersion(db)).to.equal('1.2.0');
+    });
+
+    it('the table migration 1 altered is free for the app while migration 2 still runs, and the lock is gone afterwards', async () => {
+      const { db, open } = database();
+      await db.schema.createTable('orders', (t) => {
+        t.increments('id');
+        t.string('sku');
+      });
+      const app = open();
+      const slow = gate();
+      const run = runMigrations(
+        db,
+        [
+          { version: '1.0.0', description: 'alter orders', up: async (trx) => void (await trx.schema.alterTable('orders', (t) => t.integer('qty'))) },
+          { version: '1.1.0', description: 'a slow data migration elsewhere', up: () => slow.wait() },
+        ],
+        quiet,
+      );
+      try {
+        await slow.reached;
+        // Migration 1 committed: its ACCESS EXCLUSIVE lock on orders is gone while migration 2 runs.
+        const written = await app.transaction(async (trx) => {
+          await trx.raw(`SET LOCAL lock_timeout = '2s'`);
+          return trx('orders').insert({ sku: 'a', qty: 2 }).returning('id');
+        });
+        expect(written).to.have.length(1);
+        expect(await getDatabaseVersion(app)).to.equal('1.0.0');
+        // The migration lock (a lease row) is held meanwhile: another runner waits, then gives up.
+        expect(await getSystemSetting(app, LOCK_KEY)).to.be.a('string');
+        const other = await runMigrations(app, [{ version: '1.2.0', description: 'x', up: async () => undefined }], { ...quiet, lockTimeoutMs: 300 }).catch((e: unknown) => e);
+        expect(other).to.be.instanceOf(LockTimeoutError);
+      } finally {
+        slow.open();
+        await run;
+        await app.destroy();
+      }
+      expect(await getDatabaseVersion(db)).to.equal('1.1.0');
+      expect(await getSystemSetting(db, LOCK_KEY), 'released: no lease row left').to.equal(undefined);
+      const locks = (await db.raw(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`)) as { rows: { n: number }[] };
+      expect(locks.rows[0].n).to.equal(0);
+    });
+
+    describe('a long reader holds the table a migration alters', () => {
+      const alterOrders: Migration = {
+        version: '1.0.0',
+        description: 'add qty to orders',
+        up: async (trx) => void (await trx.schema.alterTable('orders', (t) => t.integer('qty'))),
+      };
+
+      async function withReader(db: Knex, open: () => Knex, holdMs: number | undefined, fn: (app: Knex) => Promise<void>): Promise<void> {
+        await db.schema.createTable('orders', (t) => {
+          t.increments('id');
+          t.string('sku');
+        });
+        await db('orders').insert([{ sku: 'a' }, { sku: 'b' }]);
+        const reader = open();
+        const app = open();
+        const readerTrx = await reader.transaction();
+        await readerTrx('orders').select(); // ACCESS SHARE on orders until the transaction ends
+        const ending = holdMs === undefined ? undefined : new Promise((resolve) => setTimeout(resolve, holdMs)).then(() => readerTrx.commit());
+        try {
+          await fn(app);
+        } finally {
+          await ending;
+          if (!readerTrx.isCompleted()) await readerTrx.rollback();
+          await reader.destroy();
+          await app.destroy();
+        }
+      }
+
+      it('app queries on it wait at most about the lock timeout, and the migration completes once the reader is gone', async function () {
+        this.timeout(60_000);
+        const { db, open } = database();
+        await withReader(db, open, 2500, async (app) => {
+          const traffic = appTraffic(app, (q) => q('orders').count());
+          const started = performance.now();
+          const report = await runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 400, ddlLockRetries: 20 });
+          const tookMs = performance.now() - started;
+          const { slowestMs, queries } = await traffic.stop();
+          console.log(`      lock timeout 400 ms, reader holding 2.5 s: migration done after ${Math.round(tookMs)} ms; slowest of ${queries} app queries ${slowestMs} ms`);
+          expect(report.applied.map((a) => a.version)).to.deep.equal(['1.0.0']);
+          expect(tookMs, 'it waited for the reader, retrying').to.be.above(2000);
+          expect(slowestMs, 'no app query waited much longer than the lock timeout').to.be.below(400 + 600);
+          expect(queries).to.be.above(10);
+        });
+        expect(await db('orders').orderBy('id').select('sku', 'qty')).to.deep.equal([
+          { sku: 'a', qty: null },
+          { sku: 'b', qty: null },
+        ]);
+      });
+
+      it('a reader that never lets go: TableBusyError naming the table and the reader, the database as it was', async function () {
+        this.timeout(60_000);
+        const { db, open } = database();
+        await withReader(db, open, undefined, async (app) => {
+          const traffic = appTraffic(app, (q) => q('orders').count());
+          const err = await runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 300, ddlLockRetries: 2 }).catch((e: unknown) => e);
+          const { slowestMs } = await traffic.stop();
+          expect(err).to.be.instanceOf(MigrationFailedError);
+          expect(err).to.include({ version: '1.0.0', dirty: false });
+          const cause = (err as MigrationFailedError).cause as TableBusyError;
+          expect(cause).to.be.instanceOf(TableBusyError);
+          expect(cause).to.include({ code: 'TABLE_BUSY', table: 'orders', timeoutMs: 300, attempts: 3 });
+          expect(cause.blockers.join(' ')).to.match(/idle in transaction: select \* from "orders"/);
+          expect((err as Error).message).to.match(/table orders stayed busy: 3 attempt\(s\) each waited 300 ms/);
+          expect(slowestMs).to.be.below(300 + 600);
+        });
+        expect(await db.schema.hasColumn('orders', 'qty')).to.equal(false);
+        expect(await getDatabaseVersion(db)).to.equal('0.0.0');
+        expect(await getSystemSetting(db, LOCK_KEY)).to.equal(undefined);
+      });
+    });
+
+    it('a statement timeout, when asked for, stops a runaway migration and rolls it back', async () => {
+      const { db } = database();
+      const err = await runMigrations(
+        db,
+        [{ version: '1.0.0', description: 'runaway', up: async (trx) => void (await trx.raw('CREATE TABLE t (id int); SELECT pg_sleep(5)')) }],
+        { ...quiet, statementTimeoutMs: 200 },
+      ).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(MigrationFailedError);
+      expect((err as Error).message).to.match(/statement timeout/);
+      expect(await db.schema.hasTable('t')).to.equal(false);
+      expect(await getDatabaseVersion(db)).to.equal('0.0.0');
+    });
+  });
+}
