@@ -199,7 +199,7 @@ function nameText(item: TableItem): string {
 function safeTail(fragment: string): string {
   const tokens = tokenize(fragment.trim());
   const last = tokens[tokens.length - 1];
-  if (!last) throw new Error('empty definition');
+  if (!last) return ''; // a column with no type and no constraints, as SQLite allows
   return fragment.trim() + (last.kind === 'comment' && last.text.startsWith('--') ? '\n' : '');
 }
 
@@ -238,11 +238,14 @@ export function expressionIdents(tokens: readonly Token[]): string[] {
   return out;
 }
 
-/** Column names in an indexed-column list such as `(a COLLATE NOCASE DESC, lower(b))`. */
+/**
+ * Column names in an indexed-column list such as `(a COLLATE NOCASE DESC, lower(b))`. A single-quoted
+ * string standing alone as a term names a column too: SQLite accepts `CREATE INDEX i ON t('z 1')`.
+ */
 function columnListIdents(tokens: readonly Token[]): string[] {
   return splitTopLevel(tokens).flatMap((entry) => {
     const [first, second] = entry;
-    const plainName = first && (first.kind === 'word' || first.kind === 'quoted') && !isPunct(second, '(');
+    const plainName = first && (first.kind === 'word' || first.kind === 'quoted' || first.kind === 'string') && !isPunct(second, '(');
     return plainName ? [identValue(first), ...expressionIdents(entry.slice(1))] : expressionIdents(entry);
   });
 }
@@ -322,4 +325,42 @@ export function triggerEvent(sql: string): 'INSERT' | 'UPDATE' | 'DELETE' {
     for (const event of ['INSERT', 'UPDATE', 'DELETE'] as const) if (isWord(token, event)) return event;
   }
   throw new Error(`cannot tell the event of trigger ${JSON.stringify(sql.slice(0, 80))}`);
+}
+
+/**
+ * The same trigger as a TEMP trigger named `name` that fires on any UPDATE (its `UPDATE OF …` column list
+ * dropped), so that compiling an UPDATE compiles its body even when it names no column that still exists.
+ */
+export function triggerOnAnyUpdate(sql: string, name: string): string {
+  const tokens = tokenize(sql);
+  const sig = significant(tokens);
+  const trigger = sig.findIndex((t) => isWord(t, 'TRIGGER'));
+  const on = sig.findIndex((t, i) => i > trigger && isWord(t, 'ON'));
+  const of = sig.findIndex((t, i) => i > trigger && i < on && isWord(t, 'OF') && isWord(sig[i - 1], 'UPDATE'));
+  // The name ends at the first timing or event keyword after TRIGGER [IF NOT EXISTS].
+  const afterName = sig.findIndex((t, i) => i > trigger && ['BEFORE', 'AFTER', 'INSTEAD', 'INSERT', 'UPDATE', 'DELETE'].some((w) => isWord(t, w)));
+  if (trigger < 0 || on < 0 || afterName < 0) throw new Error(`cannot parse trigger ${JSON.stringify(sql.slice(0, 80))}`);
+  const header = `CREATE TEMP TRIGGER ${quoteIdent(name)} ${sql.slice(sig[afterName].start, of < 0 ? sig[on].start : sig[of].start)}`;
+  return `${header.trimEnd()} ${sql.slice(sig[on].start)}`;
+}
+
+/** For an FTS3/4/5 virtual table: its module and the table named by its `content=` option, if any. */
+export function externalContentOf(sql: string): { module: string; content: string } | undefined {
+  const sig = significant(tokenize(sql));
+  const using = sig.findIndex((t) => isWord(t, 'USING'));
+  const module = sig[using + 1];
+  if (using < 0 || !module || !/^fts[345]$/i.test(module.text) || !isPunct(sig[using + 2], '(')) return undefined;
+  const args = splitTopLevel(sig.slice(using + 3, groupEnd(sig, using + 2)));
+  for (const arg of args) {
+    if (isWord(arg[0], 'CONTENT') && isPunct(arg[1], '=') && arg[2]) {
+      const content = identValue(arg[2]);
+      return content === '' ? undefined : { module: module.text.toLowerCase(), content };
+    }
+  }
+  return undefined;
+}
+
+/** The names written in double quotes in `sql` (which SQLite may read as strings if no column has them). */
+export function doubleQuotedNames(sql: string): Set<string> {
+  return new Set(tokenize(sql).filter((t) => t.kind === 'quoted' && t.text.startsWith('"')).map(identValue));
 }

@@ -30,6 +30,7 @@ import { isSqlite } from '../dialects';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
 import { quoteIdent as q, sameIdent } from '../sql/lexer';
 import { foreignKeysCheckedByRunner } from './foreign-key-check';
+import { schemaHealth, verifySchema } from './schema-check';
 import {
   columnNames,
   editCreateTable,
@@ -37,7 +38,6 @@ import {
   hasTopLevelKeywords,
   indexColumnRefs,
   itemColumnRefs,
-  triggerEvent,
   parseCreateTable,
   renameCreateTable,
   type ParsedTable,
@@ -232,7 +232,7 @@ async function rebuildSteps(
   const [{ legacy_alter_table: legacy }] = await query<{ legacy_alter_table: number }>(trx, 'PRAGMA legacy_alter_table');
   const step = async (s: RebuildStep) => stepHook?.(s);
   try {
-    const brokenBefore = await brokenObjects(trx);
+    const healthBefore = await schemaHealth(trx, requested);
     // a. Renames first: SQLite knows every place a column name appears.
     const renames = Object.entries(spec.renameColumns ?? {});
     if (renames.length > 0) {
@@ -292,7 +292,7 @@ async function rebuildSteps(
     for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
     await step('restoreTriggers');
     await restoreStats(trx, table, stats);
-    await verifySchema(trx, table, brokenBefore);
+    await verifySchema(trx, table, healthBefore);
     if (checkForeignKeys) await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
     await step('verify');
     return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
@@ -302,57 +302,6 @@ async function rebuildSteps(
   } finally {
     await trx.raw(`PRAGMA legacy_alter_table = ${legacy ? 'ON' : 'OFF'}`);
   }
-}
-
-/**
- * The whole schema still works, not only what names the table: a view over a view of it, a trigger on
- * another table that reads such a view, an FTS index whose content is this table. SQLite resolves every
- * name itself: each view runs (`SELECT … LIMIT 0`), each trigger compiles (`EXPLAIN` of a statement that
- * fires it builds its program without running anything), each virtual table answers (`SELECT … LIMIT 1`:
- * an external-content FTS table prepares its read of the content table even when empty).
- * Returns the objects that fail, with why.
- */
-async function brokenObjects(trx: Knex.Transaction): Promise<Map<string, string>> {
-  const objects = await query<MasterRow>(
-    trx,
-    `SELECT type, name, tbl_name, sql FROM sqlite_master
-      WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL%'))`,
-  );
-  const broken = new Map<string, string>();
-  for (const object of objects) {
-    const kind = object.type === 'table' ? 'virtual table' : object.type;
-    let sql = '';
-    try {
-      if (object.type === 'view') sql = `SELECT * FROM ${q(object.name)} LIMIT 0`;
-      else if (object.type === 'table') sql = `SELECT * FROM ${q(object.name)} LIMIT 1`;
-      else sql = `EXPLAIN ${await statementFiring(trx, object)}`;
-      await trx.raw(sql);
-    } catch (err) {
-      // SQLite's words only: the sqlite3 driver prefixes our probe statement and the result code.
-      broken.set(`${kind} ${q(object.name)}`, describeCause(err).split(`${sql} - `).join('').replace(/^SQLITE_ERROR: /, ''));
-    }
-  }
-  return broken;
-}
-
-/** Refuses the rebuild if anything that worked before it fails now (what was already broken, e.g. a module not loaded here, does not count). */
-async function verifySchema(trx: Knex.Transaction, table: string, brokenBefore: ReadonlyMap<string, string>): Promise<void> {
-  const broken = [...(await brokenObjects(trx))].filter(([object]) => !brokenBefore.has(object));
-  if (broken.length > 0) {
-    const list = broken.map(([object, why]) => `${object} would no longer work (${why})`).join('; ');
-    throw new RebuildError(table, `${list}; nothing was changed`);
-  }
-}
-
-/** A statement on the trigger's table or view that fires it (INSERT, UPDATE of every column, or DELETE). */
-async function statementFiring(trx: Knex.Transaction, trigger: MasterRow): Promise<string> {
-  const target = q(trigger.tbl_name);
-  const event = triggerEvent(trigger.sql ?? '');
-  if (event === 'DELETE') return `DELETE FROM ${target}`;
-  // Writable columns only: generated ones cannot be set.
-  const columns = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0', [trigger.tbl_name])).map((c) => q(c.name));
-  if (event === 'INSERT') return `INSERT INTO ${target} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${target} WHERE 0`;
-  return `UPDATE ${target} SET ${columns.map((c) => `${c} = ${c}`).join(', ')}`;
 }
 
 /** The table's query-planner statistics (ANALYZE's sqlite_stat1 rows; sqlite_stat4 is not kept) and, per index, its columns. */
@@ -437,6 +386,7 @@ async function checkDrops(
   }
   const pk = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_info(?) WHERE pk > 0', [table])).map((r) => r.name);
   for (const fk of await foreignKeysTo(trx, table)) {
+    if (sameIdent(fk.child, table) && dropped(fk.from)) continue; // a self-reference that goes with its column
     if (fk.to === null ? pk.some(dropped) : dropped(fk.to)) users.push(`foreign key ${q(fk.child)}(${q(fk.from)})`);
   }
   if (users.length > 0) {
