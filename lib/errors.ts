@@ -206,11 +206,14 @@ export class DirtyDatabaseError extends MigrationError {
     readonly failedAt: string,
     readonly error: string,
     readonly lastGoodVersion: string,
+    /** The migration started and never finished (its runner was killed), rather than failed. */
+    readonly inProgress = false,
   ) {
     super(
       'DIRTY_DATABASE',
-      `Database is dirty: migration ${version} (${description}) failed at ${failedAt} with "${error}" and could ` +
-        `not be rolled back, so part of it may be applied; db_version is still ${lastGoodVersion}. Compare the ` +
+      `Database is dirty: migration ${version} (${description}) ` +
+        (inProgress ? `started at ${failedAt} and ${error}` : `failed at ${failedAt} with "${error}"`) +
+        `; it could not be rolled back, so part of it may be applied; db_version is still ${lastGoodVersion}. Compare the ` +
         `schema with migration ${version} and fix it by hand, then run "knex-semver-migrate repair" ` +
         `(repairDatabase; ${version} runs again next time) or "repair --to ${version}" (you completed it by hand)`,
     );

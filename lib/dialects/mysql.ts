@@ -38,10 +38,14 @@ export const mysqlAdapter: DialectAdapter = {
     });
   },
 
+  async failedStatementsLeaveNothing(db: Knex | Knex.Transaction): Promise<boolean> {
+    const { mariadb, major, minor } = await serverVersion(db);
+    return mariadb ? major > 10 || (major === 10 && minor >= 6) : major >= 8;
+  },
+
   // The server default (e.g. utf8mb4_general_ci) makes 'a', 'A', 'ä' and 'a ' one key.
   async settingsKeyOptions(db: Knex | Knex.Transaction): Promise<KeyColumnOptions> {
-    const [[{ version }]] = (await db.raw('SELECT VERSION() AS version')) as [{ version: string }[]];
-    return { charset: 'utf8mb4', collation: /mariadb/i.test(version) ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin' };
+    return { charset: 'utf8mb4', collation: (await serverVersion(db)).mariadb ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin' };
   },
 
   async describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]> {
@@ -61,4 +65,11 @@ const LOCK_PREFIX = 'ksm:';
 async function lockName(db: Knex, conn: RawConnection): Promise<string> {
   const [[{ name }]] = (await db.raw('SELECT DATABASE() AS name').connection(conn)) as [{ name: string | null }[]];
   return `${LOCK_PREFIX}${name ?? ''}`.slice(0, 64);
+}
+
+/** The server's version (MariaDB reports e.g. "10.11.6-MariaDB-0+deb12u1"). */
+async function serverVersion(db: Knex | Knex.Transaction): Promise<{ mariadb: boolean; major: number; minor: number }> {
+  const [[{ version }]] = (await db.raw('SELECT VERSION() AS version')) as [{ version: string }[]];
+  const [major, minor] = version.split('.').map((part) => parseInt(part, 10));
+  return { mariadb: /mariadb/i.test(version), major, minor };
 }

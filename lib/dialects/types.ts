@@ -95,6 +95,11 @@ export interface DialectAdapter {
    * on call, so loading an adapter never loads the snapshot code.
    */
   describeTables(db: Knex | Knex.Transaction, options: DescribeTablesOptions): Promise<TableSnapshot[]>;
+  /**
+   * Whether a statement that fails outside a transaction leaves nothing behind (atomic DDL: MySQL 8.0+,
+   * MariaDB 10.6+). Absent: assume it may (PostgreSQL's CREATE INDEX CONCURRENTLY leaves an invalid index).
+   */
+  failedStatementsLeaveNothing?(db: Knex | Knex.Transaction): Promise<boolean>;
   /** Called with the transaction a migration (or a batch of them) is about to receive. */
   beforeMigration?(trx: Knex.Transaction): void;
   /** Runs inside each migration's transaction, after `up`, before it commits. */

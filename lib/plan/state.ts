@@ -37,13 +37,17 @@ export interface Plan {
 /**
  * db_version, the dirty marker and the applied set, in two reads. Rejects when a bookkeeping table
  * is missing (the caller decides what that means), DirtyDatabaseError or CorruptVersionError.
+ * Read without the lock (`locked` false), a migration marked in progress may well be running: that
+ * rejects with a plain Error (take the lock and look again), not DirtyDatabaseError.
  */
 export async function readState<Row extends AppliedRow>(
   db: Queryable,
   settings: SettingsOptions,
   selectRows: (db: Queryable, settings: SettingsOptions) => Promise<Row[]>,
+  locked = true,
 ): Promise<State<Row>> {
   const { version, dirty } = await readRunnerState(db, settings);
+  if (dirty?.inProgress && !locked) throw new Error(`migration ${dirty.version} is in progress, or its runner died: see under the lock`);
   assertClean(dirty);
   if (version === undefined) throw new Error('db_version is not set yet');
   const parsed = parseStoredVersion(version);

@@ -9,12 +9,12 @@ import type { Knex } from 'knex';
 import type { DialectAdapter, LockedSession } from '../dialects';
 import { describeCause } from '../errors';
 import type { State, Step } from '../plan/state';
-import { markDirty } from '../store/dirty';
+import { clearDirty, markDirty, markInProgress } from '../store/dirty';
 import { recordHistory, recordHistoryRows, type HistoryEntry } from '../store/history';
 import { INITIAL_VERSION, updateDatabaseVersion, type SettingsOptions } from '../store/settings';
 import type { AppliedMigration, Logger, Migration, Queryable, StepWrapper } from '../types';
 import { compareVersions } from '../version';
-import { captureQueries } from './capture-sql';
+import { captureQueries, logStatements, type StatementLog } from './capture-sql';
 import { logApplied } from './report';
 
 /** How the steps run. */
@@ -117,21 +117,38 @@ async function applyBatch({ session, adapter, settings, state, steps }: StepCont
   return { ok: true, to: version, applied };
 }
 
-/** Each step in its own savepoint (or transaction), with its db_version update and history row. */
+/**
+ * Each step in its own savepoint (or transaction), with its db_version update and history row. A step
+ * that cannot be rolled back (MySQL DDL, `transaction: false`) is marked in progress before its first
+ * statement — in the same commit as the previous step's bookkeeping where there is one — so a runner
+ * killed in the middle leaves a database that says so. If it fails, the marker becomes "failed"
+ * (dirty) unless the migration provably changed nothing: no statement of it wrote anything, and the one
+ * that failed was atomic. The real error is always the one reported, even if writing the marker fails.
+ */
 async function applyOneByOne({ session, adapter, settings, state, steps, logger, run }: StepContext): Promise<Applied> {
   const applied: AppliedMigration[] = [];
   const appliedVersions = new Set(state.applied.keys());
   let version = state.version;
-  for (const step of steps) {
+  let marked = false; // the in-progress marker for the current step is already written
+  for (const [i, step] of steps.entries()) {
     const { migration, direction } = step;
+    const atomic = isAtomic(adapter, migration);
     const next = nextVersion(version, appliedVersions, migration, direction);
     const started = performance.now();
+    const log: StatementLog = { writes: [] };
     let sql: string[] | undefined;
     try {
-      sql = await applyOne(session, adapter, settings, step, next, run);
+      if (!atomic && !marked) await session.transaction((trx) => markInProgress(trx, migration, version, settings));
+      const following = steps[i + 1] && !isAtomic(adapter, steps[i + 1].migration) ? steps[i + 1].migration : undefined;
+      // After this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
+      const marker = async (trx: Knex.Transaction) => {
+        if (following) await markInProgress(trx, following, next, settings);
+        else if (!atomic) await clearDirty(trx, settings);
+      };
+      sql = await applyOne(session, adapter, settings, step, next, run, { atomic, log, marker });
+      marked = following !== undefined;
     } catch (cause) {
-      const dirty = !adapter.transactionalDdl || (migration.transaction === false && adapter.runsOutsideTransactions);
-      if (dirty) await session.transaction((trx) => markDirty(trx, migration, cause, version, settings));
+      const dirty = !atomic && (await settleMarker(session, adapter, settings, migration, cause, version, log));
       return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
     }
     track(appliedVersions, migration, direction);
@@ -143,8 +160,49 @@ async function applyOneByOne({ session, adapter, settings, state, steps, logger,
   return { from: state.version, to: version, applied };
 }
 
+/** Whether a failed step rolls back whole: DDL that rolls back, inside a transaction. */
+function isAtomic(adapter: DialectAdapter, migration: Migration): boolean {
+  return adapter.transactionalDdl && !(migration.transaction === false && adapter.runsOutsideTransactions);
+}
+
 /**
- * Runs one step and moves db_version, with its history row, atomically where the engine allows.
+ * After a non-atomic step failed: clear its in-progress marker if it provably changed nothing, else
+ * record the failure. Returns whether the database is left dirty (also when the marker could not be
+ * written: the in-progress marker committed before the step then stays, and the database is refused).
+ */
+async function settleMarker(
+  session: LockedSession,
+  adapter: DialectAdapter,
+  settings: SettingsOptions,
+  migration: Migration,
+  cause: unknown,
+  lastGoodVersion: string,
+  log: StatementLog,
+): Promise<boolean> {
+  try {
+    return await session.transaction(async (trx) => {
+      const changedNothing = log.writes.length === 0 && (log.failed === undefined || (await adapter.failedStatementsLeaveNothing?.(trx)) === true);
+      if (changedNothing) await clearDirty(trx, settings);
+      else await markDirty(trx, migration, cause, lastGoodVersion, settings);
+      return !changedNothing;
+    });
+  } catch {
+    return true;
+  }
+}
+
+interface StepBookkeeping {
+  readonly atomic: boolean;
+  /** Filled with the statements the migration ran (non-atomic steps). */
+  readonly log: StatementLog;
+  /** Runs in the step's bookkeeping transaction, after db_version and history. */
+  readonly marker: (trx: Knex.Transaction) => Promise<void>;
+}
+
+/**
+ * Runs one step and moves db_version, with its history row, atomically where the engine allows: in the
+ * step's own transaction if it is atomic, else in a transaction of their own right after it (on MySQL a
+ * DDL statement ends the transaction it ran in, so anything after it would commit statement by statement).
  * With `captureSql`, returns the statements the migration itself ran.
  */
 async function applyOne(
@@ -154,11 +212,13 @@ async function applyOne(
   { migration, direction }: Step,
   nextVersion: string,
   { captureSql, around }: StepRun,
+  { atomic, log, marker }: StepBookkeeping,
 ): Promise<string[] | undefined> {
   const startedAt = new Date();
   const finish = async (trx: Knex.Transaction) => {
     await updateDatabaseVersion(trx, nextVersion, settings);
     await recordHistory(trx, migration, direction, startedAt, settings);
+    await marker(trx);
     await adapter.verifyMigration(trx, `Migration ${migration.version}`);
   };
   const body = bodyOf(migration, direction);
@@ -166,11 +226,12 @@ async function applyOne(
     // Without a transaction the migration receives the knex instance; typed as a transaction for one signature.
     const call = () => body.call(migration, q as Knex.Transaction);
     const wrapped = around ? () => around(q, migration, call) : call;
-    if (!captureSql) return void (await wrapped());
-    return captureQueries(q, wrapped);
+    const logged = atomic ? wrapped : () => logStatements(q, wrapped, log);
+    if (!captureSql) return void (await logged());
+    return captureQueries(q, logged);
   };
-  if (migration.transaction === false) {
-    const sql = await session.withoutTransaction(run);
+  if (!atomic) {
+    const sql = migration.transaction === false ? await session.withoutTransaction(run) : await session.transaction(run);
     await session.transaction(finish);
     return sql;
   }

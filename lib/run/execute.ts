@@ -115,7 +115,7 @@ export async function execute(
   // start before the list is loaded and validated, so the driver's I/O overlaps that work.
   const fastPath = target.kind === 'latest' && !options.dryRun;
   // The short read (history version and direction only), here and between lock attempts.
-  const readQuick = () => settle(readState(db, settings, selectHistoryDirections));
+  const readQuick = () => settle(readState(db, settings, selectHistoryDirections, false));
   const reading = fastPath ? readQuick() : undefined;
   if (reading && versionHint) {
     const read = await reading;

@@ -1,7 +1,9 @@
 /**
- * The "dirty" marker: where a failed migration could not be rolled back (MySQL commits DDL as it
- * goes; `transaction: false` migrations), the runner records it in system_settings and every later
- * run refuses until `repairDatabase` clears it.
+ * The "dirty" marker: where a migration cannot be rolled back (MySQL commits DDL as it goes;
+ * `transaction: false` migrations), the runner records it as in progress before its first statement,
+ * and as failed if it fails having (possibly) changed something; every later run refuses until
+ * `repairDatabase` clears it. A runner killed mid-migration thus leaves a database that says so,
+ * instead of one that the next start would half re-apply.
  */
 import { DirtyDatabaseError, describeCause } from '../errors';
 import { DB_VERSION_KEY, DIRTY_KEY, settingsTable, writeSetting, type SettingsOptions } from './settings';
@@ -15,6 +17,21 @@ export interface DirtyState {
   readonly failedAt: string;
   readonly error: string;
   readonly lastGoodVersion: string;
+  /** Written before the migration's first statement: the runner never got to finish or fail it. */
+  readonly inProgress?: boolean;
+}
+
+/** Records that a non-atomic migration is about to run (committed before its first statement). */
+export async function markInProgress(db: Queryable, migration: Migration, lastGoodVersion: string, options: SettingsOptions = {}): Promise<void> {
+  const state: DirtyState = {
+    version: migration.version,
+    description: migration.description,
+    failedAt: new Date().toISOString(),
+    error: 'it never finished: its runner stopped in the middle (killed, crashed or lost its connection)',
+    lastGoodVersion,
+    inProgress: true,
+  };
+  await writeSetting(db, DIRTY_KEY, JSON.stringify(state), options);
 }
 
 /** Records a failed, non-atomic migration. */
@@ -53,7 +70,7 @@ export async function readRunnerState(
 }
 
 export function assertClean(dirty: DirtyState | undefined): void {
-  if (dirty) throw new DirtyDatabaseError(dirty.version, dirty.description, dirty.failedAt, dirty.error, dirty.lastGoodVersion);
+  if (dirty) throw new DirtyDatabaseError(dirty.version, dirty.description, dirty.failedAt, dirty.error, dirty.lastGoodVersion, dirty.inProgress === true);
 }
 
 function parseDirty(value: string): DirtyState {
@@ -65,7 +82,7 @@ function parseDirty(value: string): DirtyState {
   }
 }
 
-/** Removes the marker (repair). */
+/** Removes the marker (repair; a non-atomic migration that finished, or that provably changed nothing). */
 export async function clearDirty(db: Queryable, options: SettingsOptions = {}): Promise<void> {
   await settingsTable(db, options).where({ key: DIRTY_KEY }).del();
 }

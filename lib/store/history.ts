@@ -36,6 +36,17 @@ function historyTable(db: Queryable, options: SettingsOptions): Knex.QueryBuilde
 /** Creates the history table if it is missing. Returns true when it was created just now. */
 export async function ensureHistoryTable(db: Queryable, options: SettingsOptions = {}): Promise<boolean> {
   if (await schemaBuilder(db, options).hasTable(HISTORY_TABLE)) return false;
+  try {
+    await createHistoryTable(db, options);
+  } catch (err) {
+    // Another process created it between our check and our CREATE (outside the lock: e.g. two first starts).
+    if (await schemaBuilder(db, options).hasTable(HISTORY_TABLE)) return false;
+    throw err;
+  }
+  return true;
+}
+
+async function createHistoryTable(db: Queryable, options: SettingsOptions): Promise<void> {
   await schemaBuilder(db, options).createTable(HISTORY_TABLE, (t) => {
     t.increments('id');
     t.string('version', 64).notNullable();
@@ -48,7 +59,6 @@ export async function ensureHistoryTable(db: Queryable, options: SettingsOptions
     t.string('run_by', 255).notNullable();
     t.index(['version'], `${HISTORY_TABLE}_version_index`);
   });
-  return true;
 }
 
 export async function recordHistory(

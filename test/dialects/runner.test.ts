@@ -7,7 +7,8 @@ import type { Knex } from 'knex';
 import { initializeDatabase } from '../../lib/bootstrap';
 import { adapterFor } from '../../lib/dialects';
 import { migrationStatus } from '../../lib/functions';
-import { CorruptVersionError, LockTimeoutError, MigrationFailedError, SchemaTooNewError, UnsupportedDialectError } from '../../lib/errors';
+import { repairDatabase } from '../../lib/store/repair';
+import { CorruptVersionError, DirtyDatabaseError, LockTimeoutError, MigrationFailedError, SchemaTooNewError, UnsupportedDialectError } from '../../lib/errors';
 import { silentLogger } from '../../lib/logger';
 import { runMigrations } from '../../lib/functions';
 import {
@@ -200,8 +201,9 @@ for (const dialect of DIALECTS) {
         expect((await holder).applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
         expect(waiting).to.deep.equal({ from: '0.2.0', to: '0.2.0', applied: [] });
         expect(ran).to.deep.equal([]);
-        // Between lock attempts it re-read the state (the short read: version and direction only) …
-        const shortReads = statements.filter((sql) => /select .version., .direction. from .system_migrations/i.test(sql));
+        // Between lock attempts it re-read the state (the short read: db_version and the marker first;
+        // on MySQL the holder's migration is marked in progress, so it reads no further) …
+        const shortReads = statements.filter((sql) => /select .key., .value. from .system_settings. where .key. in/i.test(sql));
         expect(shortReads.length, statements.join('\n')).to.be.at.least(2);
         // … and whether it left on such a read or got the lock just after the holder let go, it wrote nothing
         // (but the lock itself, where the lock is a lease row: taken, then deleted on release).
@@ -250,6 +252,15 @@ for (const dialect of DIALECTS) {
       expect(blocked).to.be.instanceOf(LockTimeoutError);
       child.kill('SIGKILL');
       expect(await exited).to.equal('SIGKILL');
+      if (!adapterFor(db).transactionalDdl) {
+        // MySQL: its migration was marked in progress before its first statement; a migration cut off
+        // there may have committed DDL, so the next runner refuses, naming it, until repair.
+        const refused = await runMigrations(db, tableMigrations(['0.1.0', '0.2.0']), { ...quiet, lockTimeoutMs: 15_000 }).catch((e: unknown) => e);
+        expect(refused).to.be.instanceOf(DirtyDatabaseError);
+        expect(refused).to.include({ version: '9.0.0', inProgress: true, lastGoodVersion: '0.1.0' });
+        expect((refused as Error).message).to.match(/migration 9\.0\.0 \(hangs while holding the lock\) started at .* and it never finished/);
+        await repairDatabase(db);
+      }
       const report = await runMigrations(db, tableMigrations(['0.1.0', '0.2.0']), { ...quiet, lockTimeoutMs: 15_000 });
       expect(report.applied.map((a) => a.version)).to.deep.equal(['0.2.0']);
       expect(await getDatabaseVersion(db)).to.equal('0.2.0');

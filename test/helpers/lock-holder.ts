@@ -1,6 +1,6 @@
 /**
  * A runner that takes the migration lock and never lets go (its migration waits forever), for the
- * "killed while holding the lock" test. Prints "LOCKED" once it holds the lock.
+ * "killed while holding the lock" tests. Prints "LOCKED" once it holds the lock.
  * Usage: DATABASE_URL=... node -r ts-node/register/transpile-only lock-holder.ts
  */
 import { createKnex } from '../../lib/bootstrap';
@@ -16,7 +16,8 @@ runMigrations(
       version: '9.0.0',
       description: 'hangs while holding the lock',
       async up(trx) {
-        // Hangs before any DDL: on MySQL, DDL would commit on its own and leave the database dirty.
+        // Hangs before any DDL, unless HOLDER_DDL=1 (on MySQL the DDL commits on its own: a half-done migration).
+        if (process.env.HOLDER_DDL === '1') await trx.schema.createTable('holder_made', (t) => t.integer('id'));
         await trx.raw('SELECT 1');
         console.log('LOCKED');
         await new Promise(() => undefined);
