@@ -24,18 +24,24 @@ export const mysqlAdapter: DialectAdapter = {
         { acquired: number | null }[],
       ];
       if (acquired !== 1) throw new LockTimeoutError(`MySQL database ${name.slice(LOCK_PREFIX.length)}`, options.lockTimeoutMs);
+      const restore = await boundLockWaits(db, conn, options);
       try {
         return await work({
           transaction: (fn) => db.transaction(fn, { connection: conn }),
           withoutTransaction: (fn) => fn(db),
         });
       } finally {
+        await restore().catch(() => undefined); // the connection may be gone: then so are its settings
         await db
           .raw('SELECT RELEASE_LOCK(?)', [name])
           .connection(conn)
           .catch((err: unknown) => discardConnection(conn, err));
       }
     });
+  },
+
+  isTableLockTimeout(err: unknown): boolean {
+    return (err as { errno?: number }).errno === ER_LOCK_WAIT_TIMEOUT;
   },
 
   async failedStatementsLeaveNothing(db: Knex | Knex.Transaction): Promise<boolean> {
@@ -60,6 +66,26 @@ export const mysqlAdapter: DialectAdapter = {
 };
 
 const LOCK_PREFIX = 'ksm:';
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+
+/**
+ * On the locked connection, bounds how long a migration's statement waits for a table's metadata lock
+ * (lock_wait_timeout, whole seconds: app queries queue behind a DDL statement that waits) and, on MariaDB
+ * when asked, how long a statement runs (max_statement_time). Returns the restore.
+ */
+async function boundLockWaits(db: Knex, conn: RawConnection, options: LockOptions): Promise<() => Promise<void>> {
+  const limits = options.tableLocks;
+  if (!limits) return async () => undefined;
+  const [[previous]] = (await db.raw('SELECT @@SESSION.lock_wait_timeout AS lockWait, @@SESSION.max_statement_time AS statementTime').connection(conn).catch(() =>
+    db.raw('SELECT @@SESSION.lock_wait_timeout AS lockWait, NULL AS statementTime').connection(conn),
+  )) as [{ lockWait: number; statementTime: number | null }[]];
+  const set = async (lockWait: number, statementTime: number | null) => {
+    await db.raw('SET SESSION lock_wait_timeout = ?', [lockWait]).connection(conn);
+    if (statementTime !== null && previous.statementTime !== null) await db.raw('SET SESSION max_statement_time = ?', [statementTime]).connection(conn);
+  };
+  await set(Math.max(1, Math.round(limits.timeoutMs / 1000)), limits.statementTimeoutMs === undefined ? null : limits.statementTimeoutMs / 1000);
+  return () => set(previous.lockWait, limits.statementTimeoutMs === undefined ? null : previous.statementTime);
+}
 
 /** Lock names are limited to 64 characters; database names are too, so cut the prefix + name. */
 async function lockName(db: Knex, conn: RawConnection): Promise<string> {

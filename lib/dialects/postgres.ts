@@ -106,12 +106,18 @@ async function takeLease(
         return { value, clock: new LeaseClock(row.now) };
       });
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === UNDEFINED_TABLE) {
-        await createBookkeepingForLease(db, options, settings);
-        continue;
-      }
-      if (code !== LOCK_NOT_AVAILABLE) throw err;
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) {
+        // A new database: create system_settings, then try again at once — unless another creator holds
+        // the creation lock past the time left, which is waiting like any other.
+        const created = await createBookkeepingForLease(db, left, settings).then(
+          () => true,
+          (creating: unknown) => {
+            if ((creating as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw creating;
+            return false;
+          },
+        );
+        if (created) continue;
+      } else if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
     }
     if (taken) return taken;
     if (left <= pause) throw new LockTimeoutError(await describePostgres(db), options.lockTimeoutMs);
@@ -124,11 +130,11 @@ async function takeLease(
  * transaction-scoped advisory lock so concurrent first starts do not collide on CREATE TABLE
  * (PostgreSQL's IF NOT EXISTS is not safe against a concurrent creator).
  */
-async function createBookkeepingForLease(db: Knex, options: LockOptions, settings: SettingsOptions): Promise<void> {
+async function createBookkeepingForLease(db: Knex, waitMs: number, settings: SettingsOptions): Promise<void> {
   await db.transaction(async (trx) => {
-    await setLocalLockTimeout(trx, Math.max(1, Math.floor(options.lockTimeoutMs)));
-    await trx.raw(`SELECT pg_advisory_xact_lock(${LOCK_CLASS_ID}, hashtext(coalesce(?, current_schema())))`, [options.schema ?? null]);
-    if (options.schema !== undefined) await trx.raw('CREATE SCHEMA IF NOT EXISTS ??', [options.schema]);
+    await setLocalLockTimeout(trx, waitMs);
+    await trx.raw(`SELECT pg_advisory_xact_lock(${LOCK_CLASS_ID}, hashtext(coalesce(?, current_schema())))`, [settings.schema ?? null]);
+    if (settings.schema !== undefined) await trx.raw('CREATE SCHEMA IF NOT EXISTS ??', [settings.schema]);
     if (!(await schemaBuilder(trx, settings).hasTable(SETTINGS_TABLE))) await createSettingsTable(trx, settings);
   });
 }

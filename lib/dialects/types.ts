@@ -100,6 +100,8 @@ export interface DialectAdapter {
    * MariaDB 10.6+). Absent: assume it may (PostgreSQL's CREATE INDEX CONCURRENTLY leaves an invalid index).
    */
   failedStatementsLeaveNothing?(db: Knex | Knex.Transaction): Promise<boolean>;
+  /** Whether `err` is a statement giving up waiting for a table lock (then retried where nothing changed). */
+  isTableLockTimeout?(err: unknown): boolean;
   /** Called with the transaction a migration (or a batch of them) is about to receive. */
   beforeMigration?(trx: Knex.Transaction): void;
   /** Runs inside each migration's transaction, after `up`, before it commits. */

@@ -6,8 +6,8 @@
  *   history row, so when step k fails, 1…k−1 stay applied and db_version ends at k−1.
  */
 import type { Knex } from 'knex';
-import type { DialectAdapter, LockedSession } from '../dialects';
-import { describeCause } from '../errors';
+import type { DialectAdapter, LockedSession, TableLockOptions } from '../dialects';
+import { TableBusyError, describeCause } from '../errors';
 import type { State, Step } from '../plan/state';
 import { clearDirty, markDirty, markInProgress } from '../store/dirty';
 import { recordHistory, recordHistoryRows, type HistoryEntry } from '../store/history';
@@ -24,6 +24,8 @@ export interface StepRun {
   /** Wraps each migration body (the additive-only guard). */
   readonly around?: StepWrapper;
   readonly savepointPerMigration: boolean;
+  /** A non-atomic step that timed out waiting for a table lock having changed nothing is retried this often. */
+  readonly tableLocks: TableLockOptions;
 }
 
 /** What applying a list of steps needs, under the lock. */
@@ -135,21 +137,33 @@ async function applyOneByOne({ session, adapter, settings, state, steps, logger,
     const atomic = isAtomic(adapter, migration);
     const next = nextVersion(version, appliedVersions, migration, direction);
     const started = performance.now();
-    const log: StatementLog = { writes: [] };
     let sql: string[] | undefined;
-    try {
-      if (!atomic && !marked) await session.transaction((trx) => markInProgress(trx, migration, version, settings));
-      const following = steps[i + 1] && !isAtomic(adapter, steps[i + 1].migration) ? steps[i + 1].migration : undefined;
-      // After this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
-      const marker = async (trx: Knex.Transaction) => {
-        if (following) await markInProgress(trx, following, next, settings);
-        else if (!atomic) await clearDirty(trx, settings);
-      };
-      sql = await applyOne(session, adapter, settings, step, next, run, { atomic, log, marker });
-      marked = following !== undefined;
-    } catch (cause) {
-      const dirty = !atomic && (await settleMarker(session, adapter, settings, migration, cause, version, log));
-      return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
+    for (let attempt = 1; ; attempt++) {
+      const log: StatementLog = { writes: [] };
+      try {
+        if (!atomic && !marked) await session.transaction((trx) => markInProgress(trx, migration, version, settings));
+        marked = true;
+        const following = steps[i + 1] && !isAtomic(adapter, steps[i + 1].migration) ? steps[i + 1].migration : undefined;
+        // After this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
+        const marker = async (trx: Knex.Transaction) => {
+          if (following) await markInProgress(trx, following, next, settings);
+          else if (!atomic) await clearDirty(trx, settings);
+        };
+        sql = await applyOne(session, adapter, settings, step, next, run, { atomic, log, marker });
+        marked = following !== undefined;
+        break;
+      } catch (caught) {
+        // A statement gave up waiting for a table lock before the step wrote anything: wait, then try again
+        // (the app's queries queued behind it run meanwhile). Atomic steps are retried by their adapter.
+        const lockWait = !atomic && adapter.isTableLockTimeout?.(caught) === true;
+        if (lockWait && log.writes.length === 0 && attempt <= run.tableLocks.retries) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** (attempt - 1), 5000) * (0.5 + Math.random() / 2)));
+          continue;
+        }
+        const cause = lockWait ? new TableBusyError(tableNamedIn(log.failed), run.tableLocks.timeoutMs, attempt, [], caught) : caught;
+        const dirty = !atomic && (await settleMarker(session, adapter, settings, migration, cause, version, log));
+        return { from: state.version, to: version, applied, failed: { migration, cause, dirty } };
+      }
     }
     track(appliedVersions, migration, direction);
     version = next;
@@ -158,6 +172,12 @@ async function applyOneByOne({ session, adapter, settings, state, steps, logger,
     logApplied(logger, done);
   }
   return { from: state.version, to: version, applied };
+}
+
+/** The table a DDL statement works on, as written (`ALTER TABLE x`, `CREATE INDEX … ON x`, `DROP TABLE x`…). */
+function tableNamedIn(sql: string | undefined): string | undefined {
+  const match = /\b(?:ALTER|DROP|TRUNCATE|RENAME|LOCK)\s+TABLES?\s+(?:IF\s+EXISTS\s+)?([`"]?)([^\s`"(,;]+)\1|\bINDEX\s+\S+\s+ON\s+([`"]?)([^\s`"(]+)\3/i.exec(sql ?? '');
+  return match?.[2] ?? match?.[4];
 }
 
 /** Whether a failed step rolls back whole: DDL that rolls back, inside a transaction. */

@@ -14,6 +14,7 @@ import {
   type DialectAdapter,
   type LockedSession,
   type LockOptions,
+  type TableLockOptions,
 } from '../dialects';
 import { MigrationError, MigrationFailedError, UnsupportedDialectError } from '../errors';
 import { consoleLogger } from '../logger';
@@ -110,6 +111,11 @@ export async function execute(
     throw new UnsupportedDialectError(`a dry run needs DDL that rolls back; ${adapter.name} commits DDL as it goes`);
   }
   const allowOutOfOrder = options.allowOutOfOrder === true;
+  const tableLocks: TableLockOptions = {
+    timeoutMs: options.ddlLockTimeoutMs ?? DEFAULT_DDL_LOCK_TIMEOUT_MS,
+    retries: options.ddlLockRetries ?? DEFAULT_DDL_LOCK_RETRIES,
+    statementTimeoutMs: options.statementTimeoutMs,
+  };
 
   // Fast path for every app start: two reads, no lock, no write when nothing is pending. The reads
   // start before the list is loaded and validated, so the driver's I/O overlaps that work.
@@ -167,6 +173,7 @@ export async function execute(
       captureSql: options.dryRun === true,
       around: around ?? (await enforcement(sorted, settings, options)),
       savepointPerMigration: options.savepointPerMigration === true,
+      tableLocks,
     };
     const outcome = { ...(await applySteps({ session, adapter, settings, state, steps, logger, run })), missing };
     // Nothing ran and nothing was created (another process got there first): roll back, so not even
@@ -177,16 +184,7 @@ export async function execute(
 
   // A dry run is one transaction, rolled back at the end (RolledBack), whatever the engine commits per step.
   const locked = options.dryRun ? (session: LockedSession) => session.transaction((trx) => work(insideOne(trx))) : work;
-  const lockOptions: LockOptions = {
-    lockTimeoutMs,
-    schema: settings.schema,
-    leaseMs: options.leaseMs,
-    tableLocks: {
-      timeoutMs: options.ddlLockTimeoutMs ?? DEFAULT_DDL_LOCK_TIMEOUT_MS,
-      retries: options.ddlLockRetries ?? DEFAULT_DDL_LOCK_RETRIES,
-      statementTimeoutMs: options.statementTimeoutMs,
-    },
-  };
+  const lockOptions: LockOptions = { lockTimeoutMs, schema: settings.schema, leaseMs: options.leaseMs, tableLocks };
   let outcome: Outcome;
   try {
     if (!fastPath) {

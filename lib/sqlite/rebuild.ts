@@ -232,7 +232,9 @@ async function rebuildSteps(
   const [{ legacy_alter_table: legacy }] = await query<{ legacy_alter_table: number }>(trx, 'PRAGMA legacy_alter_table');
   const step = async (s: RebuildStep) => stepHook?.(s);
   try {
-    const healthBefore = await schemaHealth(trx, requested);
+    // Names that will no longer be columns: a double-quoted one in a view or trigger could turn into a string.
+    const goneColumns = [...(spec.dropColumns ?? []), ...Object.keys(spec.renameColumns ?? {})];
+    const healthBefore = await schemaHealth(trx, requested, goneColumns);
     // a. Renames first: SQLite knows every place a column name appears.
     const renames = Object.entries(spec.renameColumns ?? {});
     if (renames.length > 0) {
@@ -292,7 +294,7 @@ async function rebuildSteps(
     for (const trigger of triggers) await trx.raw(trigger.sql ?? '');
     await step('restoreTriggers');
     await restoreStats(trx, table, stats);
-    await verifySchema(trx, table, healthBefore);
+    await verifySchema(trx, table, healthBefore, goneColumns);
     if (checkForeignKeys) await assertForeignKeys(trx, table, 'rows would violate foreign keys after the rebuild');
     await step('verify');
     return { table, rowsCopied, indexesRestored: indexes.length, triggersRestored: triggers.length };
@@ -381,9 +383,10 @@ async function checkDrops(
       if (dropDependentIndexes) skipped.add(r.name);
       else users.push(`index ${q(r.name)}`);
     }
-    // Views, triggers and virtual tables are not guessed from their text (a view joining another table may use
-    // a column of the same name there): verifySchema lets SQLite resolve them after the rebuild.
   }
+  // Views and triggers are not guessed from their text (a view joining another table may use a column of the
+  // same name there): SQLite resolves them, here and again after the rebuild (verifySchema).
+  users.push(...(await usersResolvedBySqlite(trx, table, drops)));
   const pk = (await query<{ name: string }>(trx, 'SELECT name FROM pragma_table_info(?) WHERE pk > 0', [table])).map((r) => r.name);
   for (const fk of await foreignKeysTo(trx, table)) {
     if (sameIdent(fk.child, table) && dropped(fk.from)) continue; // a self-reference that goes with its column
@@ -398,6 +401,42 @@ async function checkDrops(
   }
   return skipped;
 }
+
+/**
+ * The views and triggers that use `table`'s columns `drops`, as SQLite itself resolves names: in a savepoint
+ * that is always rolled back, each column is renamed (RENAME COLUMN, legacy_alter_table OFF, rewrites every
+ * reference SQLite resolves to it and nothing else); the objects whose SQL changed use it. Where SQLite
+ * cannot resolve the schema (an object already broken), this finds nothing and the check after the
+ * rebuild decides.
+ */
+async function usersResolvedBySqlite(trx: Knex.Transaction, table: string, drops: readonly string[]): Promise<string[]> {
+  const users = new Set<string>();
+  const objects = async (db: Knex.Transaction) =>
+    new Map(
+      (await query<MasterRow>(db, `SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger')`)).map((r) => [
+        `${r.type} ${q(r.name)}`,
+        r.sql,
+      ]),
+    );
+  const before = await objects(trx);
+  if (before.size === 0) return [];
+  const probe = `_ksm_probe_${randomBytes(6).toString('hex')}`;
+  for (const column of drops) {
+    await trx
+      .transaction(async (sp) => {
+        await sp.raw('PRAGMA legacy_alter_table = OFF');
+        await sp.raw(`ALTER TABLE ${q(table)} RENAME COLUMN ${q(column)} TO ${q(probe)}`);
+        for (const [object, sql] of await objects(sp)) if (before.get(object) !== sql) users.add(object);
+        throw new ProbeDone();
+      })
+      // ProbeDone rolled the savepoint back; any other error: SQLite could not resolve the schema (verifySchema decides).
+      .catch(() => undefined);
+  }
+  return [...users];
+}
+
+/** Thrown to roll back a probe's savepoint. */
+class ProbeDone extends Error {}
 
 /** A clear error instead of "NOT NULL constraint failed" when NULLs would be copied into a NOT NULL column. */
 async function checkNotNull(trx: Knex.Transaction, table: string, spec: RebuildSpec): Promise<void> {

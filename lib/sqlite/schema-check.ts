@@ -41,7 +41,8 @@ async function query<T>(db: Knex.Transaction, sql: string, bindings?: Knex.RawBi
   return (await (bindings ? db.raw(sql, bindings) : db.raw(sql))) as T[];
 }
 
-export async function schemaHealth(trx: Knex.Transaction, table: string): Promise<SchemaHealth> {
+/** `goneColumns`: the table's columns the rebuild drops or renames (the double-quoted names worth watching). */
+export async function schemaHealth(trx: Knex.Transaction, table: string, goneColumns: readonly string[]): Promise<SchemaHealth> {
   const objects = await query<MasterRow>(
     trx,
     `SELECT type, name, tbl_name, sql FROM sqlite_master
@@ -57,7 +58,7 @@ export async function schemaHealth(trx: Knex.Transaction, table: string): Promis
       await withProbe(trx, object, async (probe) => {
         sql = probe;
         await trx.raw(probe);
-        const quoted = doubleQuotedNames(object.sql);
+        const quoted = new Set([...doubleQuotedNames(object.sql)].filter((name) => goneColumns.some((c) => sameIdent(c, name))));
         if (object.type !== 'table' && quoted.size > 0) quotedAsStrings.set(label, await stringsCompiled(trx, probe, quoted));
       });
     } catch (err) {
@@ -72,8 +73,8 @@ export async function schemaHealth(trx: Knex.Transaction, table: string): Promis
 }
 
 /** Refuses the rebuild if anything that worked before it fails now, naming every such object. */
-export async function verifySchema(trx: Knex.Transaction, table: string, before: SchemaHealth): Promise<void> {
-  const after = await schemaHealth(trx, table);
+export async function verifySchema(trx: Knex.Transaction, table: string, before: SchemaHealth, goneColumns: readonly string[]): Promise<void> {
+  const after = await schemaHealth(trx, table, goneColumns);
   const problems: string[] = [];
   for (const [object, why] of after.broken) if (!before.broken.has(object)) problems.push(`${object} would no longer work (${why})`);
   for (const [object, strings] of after.quotedAsStrings) {

@@ -6,7 +6,8 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'child_process';
-import { DirtyDatabaseError, MigrationFailedError } from '../../lib/errors';
+import type { Knex } from 'knex';
+import { DirtyDatabaseError, MigrationFailedError, TableBusyError } from '../../lib/errors';
 import { runMigrations } from '../../lib/functions';
 import { silentLogger } from '../../lib/logger';
 import { repairDatabase } from '../../lib/store/repair';
@@ -124,11 +125,87 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'mysql')) {
       expect(err).to.be.instanceOf(MigrationFailedError);
       expect(err).to.include({ version: '0.2.0', dirty: true });
       const cause = String((err as { cause?: unknown }).cause);
-      expect(cause).to.match(/killed|interrupted|closed the connection|lost/i);
+      expect(cause).to.match(/killed|interrupted|closed the connection|lost|ECONNRESET/i);
       expect(cause).to.not.match(/Can't add new command/);
       const next = await runMigrations(db, [...tableMigrations(['0.1.0']), dies], quiet).catch((e: unknown) => e);
       expect(next).to.be.instanceOf(DirtyDatabaseError);
       expect(next).to.include({ version: '0.2.0' });
+    });
+
+    describe('a long reader holds the table a migration alters', () => {
+      const alterOrders: Migration = {
+        version: '1.0.0',
+        description: 'add qty to orders',
+        up: async (trx) => void (await trx.schema.alterTable('orders', (t) => t.integer('qty'))),
+      };
+
+      async function withReader(db: Knex, open: () => Knex, holdMs: number | undefined, fn: (app: Knex) => Promise<void>): Promise<void> {
+        await db.schema.createTable('orders', (t) => {
+          t.increments('id');
+          t.string('sku');
+        });
+        await db('orders').insert([{ sku: 'a' }, { sku: 'b' }]);
+        const reader = open();
+        const app = open();
+        const readerTrx = await reader.transaction();
+        await readerTrx('orders').select(); // a shared metadata lock on orders until the transaction ends
+        const ending = holdMs === undefined ? undefined : new Promise((resolve) => setTimeout(resolve, holdMs)).then(() => readerTrx.commit());
+        try {
+          await fn(app);
+        } finally {
+          await ending;
+          if (!readerTrx.isCompleted()) await readerTrx.rollback();
+          await reader.destroy();
+          await app.destroy();
+        }
+      }
+
+      /** The slowest of the app's queries on orders while `fn` runs. */
+      async function slowestQuery(app: Knex, fn: () => Promise<unknown>): Promise<{ slowestMs: number; result: unknown }> {
+        let running = true;
+        let slowestMs = 0;
+        const loop = (async () => {
+          while (running) {
+            const started = performance.now();
+            await app('orders').count();
+            slowestMs = Math.max(slowestMs, performance.now() - started);
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })();
+        const result = await fn().catch((e: unknown) => e);
+        running = false;
+        await loop;
+        return { slowestMs: Math.round(slowestMs), result };
+      }
+
+      it('app queries wait at most about lock_wait_timeout; the migration, having changed nothing, is retried and completes', async function () {
+        this.timeout(60_000);
+        const { db, open } = database();
+        await withReader(db, open, 3500, async (app) => {
+          const { slowestMs, result } = await slowestQuery(app, () => runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 20 }));
+          console.log(`      lock_wait_timeout 1 s, reader holding 3.5 s: slowest app query ${slowestMs} ms`);
+          expect(result, String(result)).to.deep.include({ to: '1.0.0' });
+          expect(slowestMs).to.be.below(1000 + 800);
+        });
+        expect(await db.schema.hasColumn('orders', 'qty')).to.equal(true);
+        expect(await getSystemSetting(db, DIRTY_KEY)).to.equal(undefined);
+      });
+
+      it('a reader that never lets go: TableBusyError naming the table, not dirty, the database as it was', async function () {
+        this.timeout(60_000);
+        const { db, open } = database();
+        await withReader(db, open, undefined, async (app) => {
+          const { result: err } = await slowestQuery(app, () => runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 1 }));
+          expect(err).to.be.instanceOf(MigrationFailedError);
+          expect(err).to.include({ version: '1.0.0', dirty: false });
+          const cause = (err as MigrationFailedError).cause as TableBusyError;
+          expect(cause).to.be.instanceOf(TableBusyError);
+          expect(cause).to.include({ table: 'orders', attempts: 2, timeoutMs: 1000 });
+        });
+        expect(await db.schema.hasColumn('orders', 'qty')).to.equal(false);
+        expect(await getDatabaseVersion(db)).to.equal('0.0.0');
+        expect(await getSystemSetting(db, DIRTY_KEY)).to.equal(undefined);
+      });
     });
 
     it('8 connections creating the history table at once: all succeed', async () => {

@@ -179,6 +179,56 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'postgres')) {
       });
     });
 
+    it('a transaction: false migration longer than the lease keeps the lock: renewed meanwhile, never taken over', async function () {
+      this.timeout(30_000);
+      const { db, open } = database();
+      await db.schema.createTable('events', (t) => {
+        t.increments('id');
+        t.string('kind');
+      });
+      const other = open();
+      const slow = gate();
+      const concurrently: Migration = {
+        version: '1.0.0',
+        description: 'index built concurrently',
+        transaction: false,
+        async up(knex) {
+          await knex.raw('CREATE INDEX CONCURRENTLY events_kind ON events (kind)');
+          await slow.wait();
+        },
+      };
+      const run = runMigrations(db, [concurrently], { ...quiet, leaseMs: 300 });
+      try {
+        await slow.reached;
+        // Three leases' worth of waiting, while the migration runs outside any transaction …
+        const waiting = await runMigrations(other, [concurrently], { ...quiet, leaseMs: 300, lockTimeoutMs: 1000 }).catch((e: unknown) => e);
+        // … and nobody took the lock over: the holder renewed it.
+        expect(waiting).to.be.instanceOf(LockTimeoutError);
+      } finally {
+        slow.open();
+        await other.destroy();
+      }
+      expect((await run).applied.map((a) => a.version)).to.deep.equal(['1.0.0']);
+      expect(await getSystemSetting(db, LOCK_KEY)).to.equal(undefined);
+      expect(await getSystemSetting(db, 'migration_dirty')).to.equal(undefined);
+    });
+
+    it('a first start waiting on another one creating system_settings times out as a lock wait, never a raw lock_timeout error', async () => {
+      const { db, open } = database();
+      const creator = open();
+      const trx = await creator.transaction();
+      try {
+        // What a concurrent first start holds while it creates the bookkeeping ("ksm" and the schema's hash).
+        await trx.raw(`SELECT pg_advisory_xact_lock(${0x6b736d}, hashtext(current_schema()))`);
+        const err = await runMigrations(db, [{ version: '1.0.0', description: 'x', up: async () => undefined }], { ...quiet, lockTimeoutMs: 500 }).catch((e: unknown) => e);
+        expect(err, String(err)).to.be.instanceOf(LockTimeoutError);
+      } finally {
+        await trx.rollback();
+        await creator.destroy();
+      }
+      expect((await runMigrations(db, [{ version: '1.0.0', description: 'x', up: async () => undefined }], quiet)).to).to.equal('1.0.0');
+    });
+
     it('a statement timeout, when asked for, stops a runaway migration and rolls it back', async () => {
       const { db } = database();
       const err = await runMigrations(
