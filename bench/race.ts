@@ -7,7 +7,7 @@
  * child's runMigrations() returning. Afterwards migration_log must hold each version exactly once.
  */
 import type { ChildProcessWithoutNullStreams } from 'child_process';
-import knexFactory, { type Knex } from 'knex';
+import knexFactory from 'knex';
 import os from 'os';
 import path from 'path';
 import { configFromUrl } from '../lib/database-url';
@@ -15,15 +15,13 @@ import { LOADED, raceVersion, type RaceInput, type RaceOutput } from './children
 import { parseResult } from './lib/child';
 import { rounds, scratch, type BenchContext } from './lib/context';
 import { newRow, ratio, rowById, type Table } from './lib/report';
+import { serverEngines, uniqueName } from './lib/servers';
 import { median } from './lib/stats';
 
 const PROCESSES = 16;
 const MIGRATIONS = 10;
 const ROWS_PER_MIGRATION = 200;
 const RUN_TIMEOUT_MS = 180_000;
-
-const PG_ADMIN_URL = process.env.KSM_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const MYSQL_ADMIN_URL = process.env.KSM_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 interface Engine {
   readonly name: string;
@@ -34,21 +32,7 @@ interface Engine {
   close(): Promise<void>;
 }
 
-async function probe(url: string): Promise<string | undefined> {
-  const db = knexFactory({ ...configFromUrl(url), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
-  try {
-    await db.raw('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `no server at ${url.replace(/\/\/[^@]*@/, '//')} (${(err as Error).message.split('\n')[0]})`;
-  } finally {
-    await db.destroy();
-  }
-}
-
-let counter = 0;
-const uniqueName = () => `ksm_bench_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
+/** SQLite (a new file per run), then the servers `--dialects` selects (bench/lib/servers.ts). */
 function engines(ctx: BenchContext): Engine[] {
   const list: Engine[] = [];
   if (ctx.dialects.includes('sqlite')) {
@@ -60,40 +44,7 @@ function engines(ctx: BenchContext): Engine[] {
       close: async () => undefined,
     });
   }
-  if (ctx.dialects.includes('postgres')) {
-    let admin: Knex | undefined;
-    list.push({
-      name: 'PostgreSQL',
-      unavailable: () => probe(PG_ADMIN_URL),
-      async fresh() {
-        admin ??= knexFactory(configFromUrl(PG_ADMIN_URL));
-        const schema = uniqueName();
-        await admin.raw(`CREATE SCHEMA "${schema}"`);
-        return {
-          url: `${PG_ADMIN_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
-          drop: async () => void (await admin?.raw(`DROP SCHEMA "${schema}" CASCADE`)),
-        };
-      },
-      close: async () => admin?.destroy(),
-    });
-  }
-  if (ctx.dialects.includes('mysql')) {
-    let admin: Knex | undefined;
-    list.push({
-      name: 'MariaDB/MySQL',
-      unavailable: () => probe(MYSQL_ADMIN_URL),
-      async fresh() {
-        admin ??= knexFactory(configFromUrl(MYSQL_ADMIN_URL));
-        const database = uniqueName();
-        await admin.raw(`CREATE DATABASE \`${database}\``);
-        return {
-          url: MYSQL_ADMIN_URL.replace(/\/[^/]*$/, `/${database}`),
-          drop: async () => void (await admin?.raw(`DROP DATABASE \`${database}\``)),
-        };
-      },
-      close: async () => admin?.destroy(),
-    });
-  }
+  list.push(...serverEngines(ctx));
   return list;
 }
 

@@ -2,11 +2,11 @@
  * Benchmarks (issue #5). Never part of `npm test`.
  *
  *   npm run bench                                   all scenarios, full sizes
- *   npm run bench -- apply boot rebuild race cli-start   pick scenarios (any subset, any order)
+ *   npm run bench -- apply boot rebuild race cli-start apply-server   pick scenarios (any subset, any order)
  *   npm run bench -- --quick                        smaller sizes for a fast smoke run
  *   npm run bench -- --json results.json            also write every number to a JSON file
  *   npm run bench -- --runs 9                       measured runs per contender (default 7, cli-start 15, --quick 5; minimum 5)
- *   npm run bench -- race --dialects sqlite,postgres
+ *   npm run bench -- race --dialects sqlite,postgres   engines for race (sqlite, postgres, mysql) and apply-server (postgres, mysql)
  *   npm run bench -- --wait-quiet                   on a shared machine: before each round, wait (≤ 2 min)
  *                                                   until other processes leave the CPU idle
  *
@@ -15,6 +15,7 @@
 import fs from 'fs';
 import path from 'path';
 import { applyScenario } from './apply';
+import { applyServerScenario } from './apply-server';
 import { bootScenario } from './boot';
 import { cliStartScenario } from './cli-start';
 import { Children, copyRepoSources, transpileRepo } from './lib/child';
@@ -31,6 +32,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = {
   rebuild: rebuildScenario,
   race: raceScenario,
   'cli-start': cliStartScenario,
+  'apply-server': applyServerScenario,
 };
 
 interface Args {
@@ -43,7 +45,7 @@ interface Args {
 }
 
 const USAGE =
-  'usage: npm run bench -- [apply] [boot] [rebuild] [race] [cli-start] [--quick] [--json FILE] [--runs N≥5] [--dialects sqlite,postgres,mysql] [--wait-quiet]';
+  'usage: npm run bench -- [apply] [boot] [rebuild] [race] [cli-start] [apply-server] [--quick] [--json FILE] [--runs N≥5] [--dialects sqlite,postgres,mysql] [--wait-quiet]';
 
 function parseArgs(argv: string[]): Args {
   const scenarios: string[] = [];

@@ -15,7 +15,7 @@ export interface BenchContext {
   readonly compiled: Children;
   /** Children started through ts-node/register/transpile-only. */
   readonly tsNode: Children;
-  /** Engines the race scenario may use. */
+  /** Engines the race (sqlite, postgres, mysql) and apply-server (postgres, mysql) scenarios may use: --dialects. */
   readonly dialects: readonly string[];
   /** --wait-quiet: before each round, wait (at most this long, ms) for other processes to go idle. */
   readonly waitQuietMs: number;
