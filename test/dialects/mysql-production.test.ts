@@ -16,6 +16,7 @@ import { ensureHistoryTable } from '../../lib/store/history';
 import type { Migration } from '../../lib/types';
 import { statementsDuring } from '../helpers/db';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
+import { alterOrders, withReader } from '../helpers/long-reader';
 import { tableMigrations } from '../helpers/migrations';
 import { REPO_ROOT } from '../helpers/processes';
 
@@ -133,33 +134,6 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'mysql')) {
     });
 
     describe('a long reader holds the table a migration alters', () => {
-      const alterOrders: Migration = {
-        version: '1.0.0',
-        description: 'add qty to orders',
-        up: async (trx) => void (await trx.schema.alterTable('orders', (t) => t.integer('qty'))),
-      };
-
-      async function withReader(db: Knex, open: () => Knex, holdMs: number | undefined, fn: (app: Knex) => Promise<void>): Promise<void> {
-        await db.schema.createTable('orders', (t) => {
-          t.increments('id');
-          t.string('sku');
-        });
-        await db('orders').insert([{ sku: 'a' }, { sku: 'b' }]);
-        const reader = open();
-        const app = open();
-        const readerTrx = await reader.transaction();
-        await readerTrx('orders').select(); // a shared metadata lock on orders until the transaction ends
-        const ending = holdMs === undefined ? undefined : new Promise((resolve) => setTimeout(resolve, holdMs)).then(() => readerTrx.commit());
-        try {
-          await fn(app);
-        } finally {
-          await ending;
-          if (!readerTrx.isCompleted()) await readerTrx.rollback();
-          await reader.destroy();
-          await app.destroy();
-        }
-      }
-
       /** The slowest of the app's queries on orders while `fn` runs. */
       async function slowestQuery(app: Knex, fn: () => Promise<unknown>): Promise<{ slowestMs: number; result: unknown }> {
         let running = true;

@@ -11,6 +11,7 @@ import { silentLogger } from '../../lib/logger';
 import { LOCK_KEY, getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
+import { alterOrders, withReader } from '../helpers/long-reader';
 
 const quiet = { logger: silentLogger };
 
@@ -109,33 +110,6 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'postgres')) {
     });
 
     describe('a long reader holds the table a migration alters', () => {
-      const alterOrders: Migration = {
-        version: '1.0.0',
-        description: 'add qty to orders',
-        up: async (trx) => void (await trx.schema.alterTable('orders', (t) => t.integer('qty'))),
-      };
-
-      async function withReader(db: Knex, open: () => Knex, holdMs: number | undefined, fn: (app: Knex) => Promise<void>): Promise<void> {
-        await db.schema.createTable('orders', (t) => {
-          t.increments('id');
-          t.string('sku');
-        });
-        await db('orders').insert([{ sku: 'a' }, { sku: 'b' }]);
-        const reader = open();
-        const app = open();
-        const readerTrx = await reader.transaction();
-        await readerTrx('orders').select(); // ACCESS SHARE on orders until the transaction ends
-        const ending = holdMs === undefined ? undefined : new Promise((resolve) => setTimeout(resolve, holdMs)).then(() => readerTrx.commit());
-        try {
-          await fn(app);
-        } finally {
-          await ending;
-          if (!readerTrx.isCompleted()) await readerTrx.rollback();
-          await reader.destroy();
-          await app.destroy();
-        }
-      }
-
       it('app queries on it wait at most about the lock timeout, and the migration completes once the reader is gone', async function () {
         this.timeout(60_000);
         const { db, open } = database();
