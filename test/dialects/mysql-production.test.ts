@@ -6,7 +6,6 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'child_process';
-import type { Knex } from 'knex';
 import { DirtyDatabaseError, MigrationFailedError, TableBusyError } from '../../lib/errors';
 import { runMigrations } from '../../lib/functions';
 import { silentLogger } from '../../lib/logger';
@@ -16,7 +15,7 @@ import { ensureHistoryTable } from '../../lib/store/history';
 import type { Migration } from '../../lib/types';
 import { statementsDuring } from '../helpers/db';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
-import { alterOrders, withReader } from '../helpers/long-reader';
+import { alterOrders, appTraffic, withReader } from '../helpers/long-reader';
 import { tableMigrations } from '../helpers/migrations';
 import { REPO_ROOT } from '../helpers/processes';
 
@@ -134,29 +133,13 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'mysql')) {
     });
 
     describe('a long reader holds the table a migration alters', () => {
-      /** The slowest of the app's queries on orders while `fn` runs. */
-      async function slowestQuery(app: Knex, fn: () => Promise<unknown>): Promise<{ slowestMs: number; result: unknown }> {
-        let running = true;
-        let slowestMs = 0;
-        const loop = (async () => {
-          while (running) {
-            const started = performance.now();
-            await app('orders').count();
-            slowestMs = Math.max(slowestMs, performance.now() - started);
-            await new Promise((resolve) => setTimeout(resolve, 50));
-          }
-        })();
-        const result = await fn().catch((e: unknown) => e);
-        running = false;
-        await loop;
-        return { slowestMs: Math.round(slowestMs), result };
-      }
-
       it('app queries wait at most about lock_wait_timeout; the migration, having changed nothing, is retried and completes', async function () {
         this.timeout(60_000);
         const { db, open } = database();
         await withReader(db, open, 3500, async (app) => {
-          const { slowestMs, result } = await slowestQuery(app, () => runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 20 }));
+          const traffic = appTraffic(app, (q) => q('orders').count());
+          const result = await runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 20 }).catch((e: unknown) => e);
+          const { slowestMs } = await traffic.stop();
           console.log(`      lock_wait_timeout 1 s, reader holding 3.5 s: slowest app query ${slowestMs} ms`);
           expect(result, String(result)).to.deep.include({ to: '1.0.0' });
           expect(slowestMs).to.be.below(1000 + 800);
@@ -169,7 +152,9 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'mysql')) {
         this.timeout(60_000);
         const { db, open } = database();
         await withReader(db, open, undefined, async (app) => {
-          const { result: err } = await slowestQuery(app, () => runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 1 }));
+          const traffic = appTraffic(app, (q) => q('orders').count());
+          const err = await runMigrations(db, [alterOrders], { ...quiet, ddlLockTimeoutMs: 1000, ddlLockRetries: 1 }).catch((e: unknown) => e);
+          await traffic.stop();
           expect(err).to.be.instanceOf(MigrationFailedError);
           expect(err).to.include({ version: '1.0.0', dirty: false });
           const cause = (err as MigrationFailedError).cause as TableBusyError;

@@ -4,14 +4,13 @@
  * than the lock timeout. The pooler races are in pgbouncer.test.ts.
  */
 import { expect } from 'chai';
-import type { Knex } from 'knex';
 import { LockTimeoutError, MigrationFailedError, TableBusyError } from '../../lib/errors';
 import { runMigrations } from '../../lib/functions';
 import { silentLogger } from '../../lib/logger';
 import { LOCK_KEY, getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
-import { alterOrders, withReader } from '../helpers/long-reader';
+import { alterOrders, appTraffic, withReader } from '../helpers/long-reader';
 
 const quiet = { logger: silentLogger };
 
@@ -22,29 +21,6 @@ function gate(): { reached: Promise<void>; wait: () => Promise<void>; open: () =
   const reached = new Promise<void>((resolve) => (reach = resolve));
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { reached, open, wait: () => (reach(), opened) };
-}
-
-/** Runs `query` every 50 ms until stopped; the slowest answer, in ms. */
-function appTraffic(db: Knex, query: (db: Knex) => Promise<unknown>): { stop: () => Promise<{ slowestMs: number; queries: number }> } {
-  let running = true;
-  let slowestMs = 0;
-  let queries = 0;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      await query(db);
-      slowestMs = Math.max(slowestMs, performance.now() - started);
-      queries++;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { slowestMs: Math.round(slowestMs), queries };
-    },
-  };
 }
 
 for (const dialect of DIALECTS.filter((d) => d.engine === 'postgres')) {

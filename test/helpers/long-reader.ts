@@ -33,3 +33,26 @@ export async function withReader(db: Knex, open: () => Knex, holdMs: number | un
     await app.destroy();
   }
 }
+
+/** Runs `query` every 50 ms until stopped; the slowest answer, in ms. */
+export function appTraffic(db: Knex, query: (db: Knex) => Promise<unknown>): { stop: () => Promise<{ slowestMs: number; queries: number }> } {
+  let running = true;
+  let slowestMs = 0;
+  let queries = 0;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await query(db);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      queries++;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { slowestMs: Math.round(slowestMs), queries };
+    },
+  };
+}
