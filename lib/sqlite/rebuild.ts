@@ -30,6 +30,7 @@ import { isSqlite } from '../dialects';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
 import { quoteIdent as q, sameIdent } from '../sql/lexer';
 import { foreignKeysCheckedByRunner } from './foreign-key-check';
+import { query } from './query';
 import { schemaHealth, verifySchema } from './schema-check';
 import {
   columnNames,
@@ -125,11 +126,6 @@ interface ColumnInfo {
   type: string;
   pk: number;
   hidden: number;
-}
-
-async function query<T>(db: Db, sql: string, bindings?: Knex.RawBinding[]): Promise<T[]> {
-  // No bindings argument for SQL that may hold caller text, so knex never rewrites a '?' inside it.
-  return (await (bindings ? db.raw(sql, bindings) : db.raw(sql))) as T[];
 }
 
 /** Rebuilds `table` according to `spec`. See the module comment for the procedure and its guarantees. */

@@ -16,6 +16,7 @@ import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
 import { RebuildError, describeCause } from '../errors';
 import { quoteIdent as q, sameIdent } from '../sql/lexer';
+import { query } from './query';
 import { doubleQuotedNames, externalContentOf, triggerEvent, triggerOnAnyUpdate } from './ddl';
 
 interface MasterRow {
@@ -35,10 +36,6 @@ export interface SchemaHealth {
   readonly ftsOutOfSync: ReadonlySet<string>;
   /** Foreign keys into `table` without a parent key. */
   readonly orphanedForeignKeys: ReadonlySet<string>;
-}
-
-async function query<T>(db: Knex.Transaction, sql: string, bindings?: Knex.RawBinding[]): Promise<T[]> {
-  return (await (bindings ? db.raw(sql, bindings) : db.raw(sql))) as T[];
 }
 
 /** `goneColumns`: the table's columns the rebuild drops or renames (the double-quoted names worth watching). */
