@@ -28,7 +28,7 @@ import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
 import { isSqlite } from '../dialects';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
-import { quoteIdent as q, sameIdent } from '../sql/lexer';
+import { identValue, quoteIdent as q, sameIdent, significant, tokenize } from '../sql/lexer';
 import { foreignKeysCheckedByRunner } from './foreign-key-check';
 import { query } from './query';
 import { schemaHealth, verifySchema } from './schema-check';
@@ -422,13 +422,34 @@ async function usersResolvedBySqlite(trx: Knex.Transaction, table: string, drops
       .transaction(async (sp) => {
         await sp.raw('PRAGMA legacy_alter_table = OFF');
         await sp.raw(`ALTER TABLE ${q(table)} RENAME COLUMN ${q(column)} TO ${q(probe)}`);
-        for (const [object, sql] of await objects(sp)) if (before.get(object) !== sql) users.add(object);
+        for (const [object, sql] of await objects(sp)) if (!sameButRowidOrStrings(before.get(object) ?? '', sql ?? '')) users.add(object);
         throw new ProbeDone();
       })
       // ProbeDone rolled the savepoint back; any other error: SQLite could not resolve the schema (verifySchema decides).
       .catch(() => undefined);
   }
   return [...users];
+}
+
+const ROWID_NAMES = new Set(['rowid', '_rowid_', 'oid']);
+
+/**
+ * Whether RENAME COLUMN changed nothing in `before` but what does not use the column: `rowid` (SQLite
+ * rewrites it to the name of the column that is the rowid alias; the rowid itself stays) and a double-quoted
+ * string it requotes as 'x'.
+ */
+function sameButRowidOrStrings(before: string, after: string): boolean {
+  if (before === after) return true;
+  const [a, b] = [significant(tokenize(before)), significant(tokenize(after))];
+  return (
+    a.length === b.length &&
+    a.every((t, i) => {
+      const u = b[i];
+      if (t.text === u.text) return true;
+      if (t.kind === 'quoted' && t.text.startsWith('"') && u.kind === 'string' && identValue(t) === identValue(u)) return true;
+      return (t.kind === 'word' || t.kind === 'quoted') && ROWID_NAMES.has(identValue(t).toLowerCase());
+    })
+  );
 }
 
 /** Thrown to roll back a probe's savepoint. */

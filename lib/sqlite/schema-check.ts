@@ -30,7 +30,9 @@ interface MasterRow {
 export interface SchemaHealth {
   /** Object ("view v") → why it fails. */
   readonly broken: ReadonlyMap<string, string>;
-  /** Object → how often each of its double-quoted names is compiled as a string. */
+  /** Object → its double-quoted names that are columns the rebuild drops or renames. */
+  readonly watched: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Object → how often each of its watched names is compiled as a string. */
   readonly quotedAsStrings: ReadonlyMap<string, ReadonlyMap<string, number>>;
   /** FTS tables over `table` whose index does not match their content. */
   readonly ftsOutOfSync: ReadonlySet<string>;
@@ -38,14 +40,24 @@ export interface SchemaHealth {
   readonly orphanedForeignKeys: ReadonlySet<string>;
 }
 
-/** `goneColumns`: the table's columns the rebuild drops or renames (the double-quoted names worth watching). */
-export async function schemaHealth(trx: Knex.Transaction, table: string, goneColumns: readonly string[]): Promise<SchemaHealth> {
+/**
+ * `goneColumns`: the table's columns the rebuild drops or renames (the double-quoted names worth watching).
+ * `watching`: the names found before the rebuild — SQLite's RENAME COLUMN rewrites a double-quoted name that
+ * already reads as a string into a single-quoted one, so the text after a rename no longer shows it.
+ */
+export async function schemaHealth(
+  trx: Knex.Transaction,
+  table: string,
+  goneColumns: readonly string[],
+  watching?: ReadonlyMap<string, ReadonlySet<string>>,
+): Promise<SchemaHealth> {
   const objects = await query<MasterRow>(
     trx,
     `SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL%'))`,
   );
   const broken = new Map<string, string>();
+  const watched = new Map<string, ReadonlySet<string>>();
   const quotedAsStrings = new Map<string, Map<string, number>>();
   const ftsOutOfSync = new Set<string>();
   for (const object of objects) {
@@ -55,8 +67,11 @@ export async function schemaHealth(trx: Knex.Transaction, table: string, goneCol
       await withProbe(trx, object, async (probe) => {
         sql = probe;
         await trx.raw(probe);
-        const quoted = new Set([...doubleQuotedNames(object.sql)].filter((name) => goneColumns.some((c) => sameIdent(c, name))));
-        if (object.type !== 'table' && quoted.size > 0) quotedAsStrings.set(label, await stringsCompiled(trx, probe, quoted));
+        const quoted = watching?.get(label) ?? new Set([...doubleQuotedNames(object.sql)].filter((name) => goneColumns.some((c) => sameIdent(c, name))));
+        if (object.type !== 'table' && quoted.size > 0) {
+          watched.set(label, quoted);
+          quotedAsStrings.set(label, await stringsCompiled(trx, probe, quoted));
+        }
       });
     } catch (err) {
       // SQLite's words only: the sqlite3 driver prefixes our probe statement and the result code.
@@ -66,12 +81,12 @@ export async function schemaHealth(trx: Knex.Transaction, table: string, goneCol
     const fts = object.type === 'table' ? externalContentOf(object.sql) : undefined;
     if (fts && sameIdent(fts.content, table) && !(await ftsMatchesContent(trx, object.name, fts.module))) ftsOutOfSync.add(label);
   }
-  return { broken, quotedAsStrings, ftsOutOfSync, orphanedForeignKeys: await parentKeyProblems(trx, table) };
+  return { broken, watched, quotedAsStrings, ftsOutOfSync, orphanedForeignKeys: await parentKeyProblems(trx, table) };
 }
 
 /** Refuses the rebuild if anything that worked before it fails now, naming every such object. */
 export async function verifySchema(trx: Knex.Transaction, table: string, before: SchemaHealth, goneColumns: readonly string[]): Promise<void> {
-  const after = await schemaHealth(trx, table, goneColumns);
+  const after = await schemaHealth(trx, table, goneColumns, before.watched);
   const problems: string[] = [];
   for (const [object, why] of after.broken) if (!before.broken.has(object)) problems.push(`${object} would no longer work (${why})`);
   for (const [object, strings] of after.quotedAsStrings) {

@@ -166,11 +166,14 @@ function shorten(text: string, max = 160): string {
 
 /**
  * fc.assert parameters with a reporter that prints the seed, the path, a shortened counterexample
- * and the cause, so a failing run with long strings stays readable (re-run it with the seed and path).
+ * and the cause, so a failing run with long strings stays readable. Re-run it with KSM_SEED=<seed> and
+ * KSM_PATH=<path> (and mocha's -g for the one property).
  */
 export function fuzzParams<Ts>(numRuns: number): fc.Parameters<Ts> {
+  const replay = process.env.KSM_SEED ? { seed: Number(process.env.KSM_SEED), ...(process.env.KSM_PATH ? { path: process.env.KSM_PATH } : {}) } : {};
   return {
     numRuns,
+    ...replay,
     reporter(details) {
       if (!details.failed) return;
       const cause = details.errorInstance instanceof Error ? details.errorInstance : new Error(String(details.errorInstance));

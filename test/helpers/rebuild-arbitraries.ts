@@ -242,7 +242,7 @@ export interface Use {
   readonly owner?: string;
   /** Indexes: the index name (dropped with dropDependentIndexes). */
   readonly index?: string;
-  /** Uses the rowid identity (FTS5 content_rowid = rowid). */
+  /** Uses the rowid identity (FTS5 content_rowid = rowid; a trigger that logs, looks up or joins by rowid). */
   readonly rowids?: boolean;
 }
 
@@ -381,7 +381,9 @@ export function buildSchema(recipe: SchemaRecipe): SchemaModel {
       withoutComposite: 'INTEGER NOT NULL',
     };
     const def = keyDef[key];
-    col({ id: 'k', def: () => def, type: def.split(' ')[0], notNull: withoutRowid, hasDefault: false, generated: false, text: false });
+    // A STRICT table's PRIMARY KEY is NOT NULL too, except the rowid alias (which is never NULL).
+    const notNull = withoutRowid || (strict && !['alias', 'aliasTc', 'autoinc'].includes(key));
+    col({ id: 'k', def: () => def, type: def.split(' ')[0], notNull, hasDefault: false, generated: false, text: false });
     if (key === 'withoutComposite') {
       col({ id: 'k2', def: () => 'TEXT NOT NULL', type: 'TEXT', notNull: true, hasDefault: false, generated: false, text: false });
       tableConstraints.push({ sql: (n) => `PRIMARY KEY (${q(n('k'))}, ${q(n('k2'))})`, deps: ['k', 'k2'] });
@@ -772,7 +774,7 @@ export function buildSchema(recipe: SchemaRecipe): SchemaModel {
       }
       case 'logDel':
         sql = `CREATE TRIGGER ${q(name)} ${tr.before ? 'BEFORE' : 'AFTER'} DELETE ON ${T} BEGIN INSERT INTO ${q(LOG)} (what, val) VALUES ('del', ${rowSel('OLD', origNamer)}); END`;
-        use = { cols: withoutRowid ? [keyCols[0]] : [], reads: withoutRowid ? [keyCols[0]] : [], renameBreaks: [] };
+        use = { cols: withoutRowid ? [keyCols[0]] : [], reads: withoutRowid ? [keyCols[0]] : [], renameBreaks: [], rowids: !withoutRowid };
         break;
       case 'viaView': {
         if (!other || views.length === 0) return;
@@ -782,7 +784,12 @@ export function buildSchema(recipe: SchemaRecipe): SchemaModel {
         const o = outs[tr.pick % outs.length];
         const from = view.countSensitive ? undefined : o.from;
         sql = `CREATE TRIGGER ${q(name)} AFTER INSERT ON ${q(OTHER)} BEGIN INSERT INTO ${q(LOG)} (what, val) SELECT 'via view', ${q(o.name)} FROM ${q(view.name)} ORDER BY quote(${q(o.name)}); END`;
-        use = { cols: [...new Set([...view.needs, ...(from ? [from] : [])])], reads: view.shows, renameBreaks: o.followsRename && from ? [from] : [] };
+        use = {
+          cols: [...new Set([...view.needs, ...(from ? [from] : [])])],
+          reads: view.shows,
+          renameBreaks: o.followsRename && from ? [from] : [],
+          rowids: /\browid\b/i.test(view.sql),
+        };
         break;
       }
       case 'lookup': {
@@ -790,7 +797,7 @@ export function buildSchema(recipe: SchemaRecipe): SchemaModel {
         const x = anyCol(tr.pick);
         const ke = withoutRowid ? `t.${q(origNamer(keyCols[0]))}` : 't.rowid';
         sql = `CREATE TRIGGER ${q(name)} AFTER INSERT ON ${q(OTHER)} BEGIN INSERT INTO ${q(LOG)} (what, val) SELECT 'lookup', t.${q(origNamer(x))} FROM ${T} AS t WHERE ${ke} = NEW.ref; END`;
-        use = { cols: [x, ...(withoutRowid ? [keyCols[0]] : [])], reads: [x, ...(withoutRowid ? [keyCols[0]] : [])], renameBreaks: [] };
+        use = { cols: [x, ...(withoutRowid ? [keyCols[0]] : [])], reads: [x, ...(withoutRowid ? [keyCols[0]] : [])], renameBreaks: [], rowids: !withoutRowid };
         break;
       }
       case 'instead': {
@@ -817,7 +824,7 @@ export function buildSchema(recipe: SchemaRecipe): SchemaModel {
         sql =
           `CREATE TRIGGER ${q(name)} AFTER INSERT ON ${T} BEGIN INSERT INTO ${q(LOG)} (what, val) ` +
           `SELECT 'same name', o.${q(origNamer(same))} FROM ${q(OTHER)} AS o WHERE o.ref = ${rowSel('NEW', origNamer)}; END`;
-        use = { cols: withoutRowid ? [keyCols[0]] : [], reads: withoutRowid ? [keyCols[0]] : [], renameBreaks: [] };
+        use = { cols: withoutRowid ? [keyCols[0]] : [], reads: withoutRowid ? [keyCols[0]] : [], renameBreaks: [], rowids: !withoutRowid };
         break;
       }
       case 'starInsert': {

@@ -300,6 +300,8 @@ function probePlan(schema: SchemaModel, spec: SpecModel, rowidsKept: boolean): P
   // tables and answers differ (its integrity-check against the content decides instead).
   if (schema.fts && ftsValuesChanged(schema, spec)) skipTables.push(...['data', 'idx', 'docsize', 'config'].map((t) => `${schema.fts?.name}_${t}`));
   if (schema.uses.some((u) => u.kind === 'trigger' && [...u.cols, ...(u.reads ?? [])].some((id) => changed.has(id)))) skipTables.push(LOG);
+  // A key that becomes the rowid alias moves the rowids (as intended): a trigger keyed by rowid logs other rows.
+  else if (!rowidsKept && schema.uses.some((u) => u.kind === 'trigger' && u.rowids)) skipTables.push(LOG);
   if (changed.size > 0) skipTables.push(SNAP);
   const T = q(schema.table);
   const rows = schema.rows;
@@ -347,8 +349,9 @@ function probePlan(schema: SchemaModel, spec: SpecModel, rowidsKept: boolean): P
       const out: string[] = [];
       const first = rows[0];
       const last = rows[rows.length - 1];
-      // A changed self reference changes what a delete or a key update cascades to: leave those out then.
-      const fkColumnChanged = changed.has('p');
+      // A changed self reference, or a changed key it points at, changes what a delete or a key update
+      // cascades to: leave those out then.
+      const fkColumnChanged = changed.has('p') || schema.keyCols.some((k) => changed.has(k));
       if (first && !fkColumnChanged) {
         const sel = select(first, n);
         if (sel) out.push(`DELETE FROM ${T} WHERE ${sel}`);
@@ -363,7 +366,8 @@ function probePlan(schema: SchemaModel, spec: SpecModel, rowidsKept: boolean): P
         if (sel && singleKey && !fkColumnChanged) {
           out.push(`UPDATE ${T} SET ${q(n('k'))} = ${schema.key === 'textpk' ? `${q(n('k'))} || '-moved'` : `${q(n('k'))} + 5000`} WHERE ${sel}`);
         }
-        if (sel && schema.columns.some((c) => c.id === 'c') && stableCols.includes('c')) out.push(`UPDATE ${T} SET ${q(n('c'))} = NULL WHERE ${sel}`);
+        const cIsKey = schema.keyCols.includes('c');
+        if (sel && schema.columns.some((c) => c.id === 'c') && stableCols.includes('c') && !(cIsKey && fkColumnChanged)) out.push(`UPDATE ${T} SET ${q(n('c'))} = NULL WHERE ${sel}`);
       }
       if (insertSafe) {
         const aliasKey = schema.key === 'alias' || schema.key === 'aliasTc' || schema.key === 'autoinc';

@@ -647,6 +647,14 @@ const EXAMPLES: Example[] = [
     refused: /v2/,
   },
   {
+    source: 'the same with a second rename (altercol.test: RENAME COLUMN rewrites a string-read "a" as \'a\')',
+    title: 'renaming two columns, the first read as "a" through a SELECT * view, is refused although the second rename requotes it',
+    schema: ['CREATE TABLE t(a, b)', 'INSERT INTO t VALUES (1, 2)', 'CREATE VIEW v1 AS SELECT * FROM t', 'CREATE VIEW v2 AS SELECT "a" FROM v1'],
+    table: 't',
+    spec: { renameColumns: { a: 'aa', b: 'bb' } },
+    refused: /view "v2" would read "a" as a string|error in view v2 after rename: no such column: "a"/,
+  },
+  {
     source: 'issue 12 item 1 / fts5.html#external_content_tables',
     title: 'renaming a column an external-content FTS5 table indexes is refused, naming the FTS table',
     schema: [
