@@ -647,6 +647,28 @@ const EXAMPLES: Example[] = [
     refused: /v2/,
   },
   {
+    source: 'lang_createtable.html#rowid (RENAME COLUMN rewrites `rowid` to the name of the rowid alias)',
+    title: 'dropping the rowid alias column while a view and a trigger read rowid succeeds: the rowids stay',
+    schema: [
+      'CREATE TABLE t(id INTEGER PRIMARY KEY, b)',
+      'INSERT INTO t VALUES (3, 30), (7, 70)',
+      'CREATE TABLE seen(r)',
+      'CREATE VIEW v AS SELECT t.rowid AS r, b FROM t',
+      'CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO seen VALUES (NEW.oid); END',
+    ],
+    table: 't',
+    spec: { dropColumns: ['id'] },
+    rows: [r(3, 30), r(7, 70)],
+    async then(db) {
+      expect(await all(db, 'SELECT r, b FROM v ORDER BY r')).to.deep.equal([
+        { r: 3, b: 30 },
+        { r: 7, b: 70 },
+      ]);
+      await db.raw('INSERT INTO t (rowid, b) VALUES (9, 90)');
+      expect(await all(db, 'SELECT r FROM seen')).to.deep.equal([{ r: 9 }]);
+    },
+  },
+  {
     source: 'the same with a second rename (altercol.test: RENAME COLUMN rewrites a string-read "a" as \'a\')',
     title: 'renaming two columns, the first read as "a" through a SELECT * view, is refused although the second rename requotes it',
     schema: ['CREATE TABLE t(a, b)', 'INSERT INTO t VALUES (1, 2)', 'CREATE VIEW v1 AS SELECT * FROM t', 'CREATE VIEW v2 AS SELECT "a" FROM v1'],
