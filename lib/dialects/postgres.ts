@@ -36,6 +36,7 @@ export const postgresAdapter: DialectAdapter = {
   transactionalDdl: true,
   runsOutsideTransactions: true,
   commitsEachMigration: true,
+  dataModifyingCtes: true,
 
   async withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     const settings: SettingsOptions = { schema: options.schema };
@@ -241,7 +242,11 @@ async function withTableLockRetries<R>(
   leaseMs: number,
   run: (start: TransactionStart) => Promise<R>,
 ): Promise<R> {
-  const settings = [`set_config('lock_timeout', ?, true)`];
+  // synchronous_commit off: a migration's commit does not wait for its WAL to reach the disk. Nothing can
+  // be lost out of order (WAL is sequential): the release of the lease, a durable commit, flushes every
+  // earlier one before runMigrations returns; a server crash before it loses whole migrations, each with
+  // its own db_version and history row, so the database is left consistent at an earlier version.
+  const settings = [`set_config('lock_timeout', ?, true)`, `set_config('synchronous_commit', 'off', true)`];
   const bindings = [`${Math.max(1, Math.floor(options.timeoutMs))}ms`];
   if (options.statementTimeoutMs !== undefined) {
     settings.push(`set_config('statement_timeout', ?, true)`);

@@ -75,6 +75,8 @@ export interface DialectAdapter {
    * every table lock until the last migration, and an enum value added in it is unusable until commit).
    */
   readonly commitsEachMigration?: boolean;
+  /** Whether one statement may write two tables (`WITH x AS (INSERT …) INSERT …`): a step's bookkeeping in one round trip. */
+  readonly dataModifyingCtes?: boolean;
   /**
    * Present where system_settings may live in a named schema (the `schema` option): creates the schema
    * if it is missing. Called under the lock, so concurrent creators cannot race.

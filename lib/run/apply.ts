@@ -9,8 +9,9 @@ import type { Knex } from 'knex';
 import type { DialectAdapter, LockedSession, TableLockOptions } from '../dialects';
 import { TableBusyError, describeCause } from '../errors';
 import type { State, Step } from '../plan/state';
-import { clearDirty, markDirty, markInProgress } from '../store/dirty';
-import { recordHistory, recordHistoryRows, type HistoryEntry } from '../store/history';
+import { clearDirty, inProgressSetting, markDirty, markInProgress } from '../store/dirty';
+import { recordHistoryRows, type HistoryEntry } from '../store/history';
+import { recordStep } from '../store/record-step';
 import { INITIAL_VERSION, updateDatabaseVersion, type SettingsOptions } from '../store/settings';
 import type { AppliedMigration, Logger, Migration, Queryable, StepWrapper } from '../types';
 import { compareVersions } from '../version';
@@ -144,11 +145,8 @@ async function applyOneByOne({ session, adapter, settings, state, steps, logger,
         if (!atomic && !marked) await session.transaction((trx) => markInProgress(trx, migration, version, settings));
         marked = true;
         const following = steps[i + 1] && !isAtomic(adapter, steps[i + 1].migration) ? steps[i + 1].migration : undefined;
-        // After this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
-        const marker = async (trx: Knex.Transaction) => {
-          if (following) await markInProgress(trx, following, next, settings);
-          else if (!atomic) await clearDirty(trx, settings);
-        };
+        // With this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
+        const marker = { following, clear: !following && !atomic };
         sql = await applyOne(session, adapter, settings, step, next, run, { atomic, log, marker });
         marked = following !== undefined;
         break;
@@ -215,8 +213,8 @@ interface StepBookkeeping {
   readonly atomic: boolean;
   /** Filled with the statements the migration ran (non-atomic steps). */
   readonly log: StatementLog;
-  /** Runs in the step's bookkeeping transaction, after db_version and history. */
-  readonly marker: (trx: Knex.Transaction) => Promise<void>;
+  /** In the step's bookkeeping commit: the in-progress marker of the step that follows, or clearing this one's. */
+  readonly marker: { readonly following?: Migration; readonly clear: boolean };
 }
 
 /**
@@ -236,9 +234,10 @@ async function applyOne(
 ): Promise<string[] | undefined> {
   const startedAt = new Date();
   const finish = async (trx: Knex.Transaction) => {
-    await updateDatabaseVersion(trx, nextVersion, settings);
-    await recordHistory(trx, migration, direction, startedAt, settings);
-    await marker(trx);
+    const entry = { migration, direction, startedAt, finishedAt: new Date() };
+    const alsoSet = marker.following ? [inProgressSetting(marker.following, nextVersion)] : [];
+    await recordStep(trx, { version: nextVersion, entry, alsoSet }, settings, adapter.dataModifyingCtes === true);
+    if (marker.clear) await clearDirty(trx, settings);
     await adapter.verifyMigration(trx, `Migration ${migration.version}`);
   };
   const body = bodyOf(migration, direction);

@@ -23,6 +23,11 @@ export interface DirtyState {
 
 /** Records that a non-atomic migration is about to run (committed before its first statement). */
 export async function markInProgress(db: Queryable, migration: Migration, lastGoodVersion: string, options: SettingsOptions = {}): Promise<void> {
+  await writeSetting(db, ...inProgressSetting(migration, lastGoodVersion), options);
+}
+
+/** The in-progress marker as a setting (key, value), to write with others in one statement. */
+export function inProgressSetting(migration: Migration, lastGoodVersion: string): [string, string] {
   const state: DirtyState = {
     version: migration.version,
     description: migration.description,
@@ -31,7 +36,7 @@ export async function markInProgress(db: Queryable, migration: Migration, lastGo
     lastGoodVersion,
     inProgress: true,
   };
-  await writeSetting(db, DIRTY_KEY, JSON.stringify(state), options);
+  return [DIRTY_KEY, JSON.stringify(state)];
 }
 
 /** Records a failed, non-atomic migration. */

@@ -84,8 +84,21 @@ const ROWS_PER_INSERT = 100;
 
 /** Writes history rows in order, a few multi-row INSERTs instead of one statement per row. */
 export async function recordHistoryRows(db: Queryable, entries: readonly HistoryEntry[], options: SettingsOptions = {}): Promise<void> {
+  const rows = await historyRows(entries);
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    await historyTable(db, options).insert(rows.slice(i, i + ROWS_PER_INSERT));
+  }
+}
+
+/** The INSERT of history rows, as a builder (not run: to embed in a larger statement). */
+export function historyInsert(db: Queryable, rows: readonly Record<string, unknown>[], options: SettingsOptions = {}): Knex.QueryBuilder {
+  return historyTable(db, options).insert(rows);
+}
+
+/** The history table's rows for `entries`. */
+export async function historyRows(entries: readonly HistoryEntry[]): Promise<Record<string, unknown>[]> {
   const { checksumOf } = await import('./checksum'); // crypto is not loaded on the up-to-date path
-  const rows = entries.map(({ migration, direction, startedAt, finishedAt }) => ({
+  return entries.map(({ migration, direction, startedAt, finishedAt }) => ({
     version: migration.version,
     description: migration.description,
     direction,
@@ -95,9 +108,6 @@ export async function recordHistoryRows(db: Queryable, entries: readonly History
     duration_ms: finishedAt.getTime() - startedAt.getTime(),
     run_by: RUN_BY,
   }));
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    await historyTable(db, options).insert(rows.slice(i, i + ROWS_PER_INSERT));
-  }
 }
 
 /** Every history row, oldest first. An empty list when the table does not exist. */

@@ -85,8 +85,7 @@ export async function getDatabaseVersion(db: Queryable, options: SettingsOptions
 
 /** Sets `db_version`. Rejects anything that is not a canonical semver string. */
 export async function updateDatabaseVersion(db: Queryable, version: string, options: SettingsOptions = {}): Promise<void> {
-  if (!isCanonicalSemver(version)) throw new InvalidVersionError(version);
-  await upsert(db, DB_VERSION_KEY, version, options);
+  await upsertSettings(db, [versionSetting(version)], options);
 }
 
 /** The value stored under `key`, or `undefined`. */
@@ -129,11 +128,25 @@ async function readSetting(db: Queryable, key: string, options: SettingsOptions)
 }
 
 async function upsert(db: Queryable, key: string, value: string, options: SettingsOptions): Promise<void> {
+  await upsertSettings(db, [[key, value]], options);
+}
+
+/**
+ * Inserts or updates several settings in one statement (`created_at` kept, `updated_at` bumped), unchecked:
+ * for the runner's own keys. Not awaited, it is a builder (to embed in a larger statement).
+ */
+export function upsertSettings(db: Queryable, entries: readonly (readonly [string, string])[], options: SettingsOptions = {}): Knex.QueryBuilder {
   const now = db.fn.now();
-  await settingsTable(db, options)
-    .insert({ key, value, created_at: now, updated_at: now })
+  return settingsTable(db, options)
+    .insert(entries.map(([key, value]) => ({ key, value, created_at: now, updated_at: now })))
     .onConflict('key')
-    .merge({ value, updated_at: now } as Record<string, string | Knex.Raw>);
+    .merge(['value', 'updated_at']);
+}
+
+/** db_version, validated, as an entry for upsertSettings. */
+export function versionSetting(version: string): [string, string] {
+  if (!isCanonicalSemver(version)) throw new InvalidVersionError(version);
+  return [DB_VERSION_KEY, version];
 }
 
 function assertKey(key: unknown): asserts key is string {

@@ -9,6 +9,7 @@ import { runMigrations } from '../../lib/functions';
 import { silentLogger } from '../../lib/logger';
 import { LOCK_KEY, getDatabaseVersion, getSystemSetting } from '../../lib/store/settings';
 import type { Migration } from '../../lib/types';
+import { statementsDuring } from '../helpers/db';
 import { DIALECTS, describeDialect } from '../helpers/dialects';
 import { alterOrders, appTraffic, withReader } from '../helpers/long-reader';
 
@@ -43,6 +44,30 @@ for (const dialect of DIALECTS.filter((d) => d.engine === 'postgres')) {
       expect(report.applied.map((a) => a.version)).to.deep.equal(['1.0.0', '1.1.0', '1.2.0']);
       expect(await db('moods').orderBy('m').pluck('m')).to.deep.equal(['ok', 'happy']);
       expect(await getDatabaseVersion(db)).to.equal('1.2.0');
+    });
+
+    it('each migration: its commit does not wait for the disk, db_version and history in one statement; the run ends durable', async () => {
+      const { db } = database();
+      await runMigrations(db, [{ version: '0.1.0', description: 'base', up: async () => undefined }], quiet);
+      const seen: string[] = [];
+      const probe = (version: string): Migration => ({
+        version,
+        description: `probe ${version}`,
+        up: async (trx) => void seen.push(((await trx.raw('SHOW synchronous_commit')) as { rows: { synchronous_commit: string }[] }).rows[0].synchronous_commit),
+      });
+      const { statements } = await statementsDuring(db, () => runMigrations(db, [probe('0.2.0'), probe('0.3.0')], quiet));
+      expect(seen, 'inside each migration transaction').to.deep.equal(['off', 'off']);
+      const flat = statements.map((s) => s.replace(/\s+/g, ' ').toLowerCase());
+      const bookkeeping = flat.filter((s) => s.includes('"system_migrations"') && s.startsWith('with'));
+      expect(bookkeeping, flat.join('\n')).to.have.length(2);
+      for (const s of bookkeeping) expect(s).to.match(/^with "settings_written" as \(insert into "system_settings" .* on conflict \("key"\) do update .*\) insert into "system_migrations"/);
+      const separate = flat.filter((s) => (s.startsWith('insert into "system_settings"') && s.includes('do update')) || s.startsWith('insert into "system_migrations"'));
+      expect(separate, 'no separate version or history writes').to.deep.equal([]);
+      // The release of the lease (a durable commit, flushing the earlier ones) comes last.
+      expect(flat[flat.length - 1]).to.match(/^delete from "system_settings" where "key" = \$1 and "value" = \$2/);
+      expect(((await db.raw('SHOW synchronous_commit')) as { rows: { synchronous_commit: string }[] }).rows[0].synchronous_commit, 'the session default untouched').to.equal('on');
+      expect(await getDatabaseVersion(db)).to.equal('0.3.0');
+      expect((await db('system_migrations').orderBy('id').pluck('version')).slice(-2)).to.deep.equal(['0.2.0', '0.3.0']);
     });
 
     it('the table migration 1 altered is free for the app while migration 2 still runs, and the lock is gone afterwards', async () => {
