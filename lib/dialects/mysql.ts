@@ -1,12 +1,14 @@
 /**
  * MySQL/MariaDB: GET_LOCK on a pinned connection (a session lock: the server drops it when the
- * connection dies), named after the current database. DDL commits implicitly, so each migration
+ * connection dies), named after the current database; on a Galera cluster a lease row instead
+ * (cluster-lease.ts). DDL commits implicitly, so each migration
  * runs in its own top-level transaction on that connection; a failure half-way cannot be undone
  * and the runner marks the database dirty instead.
  */
 import type { Knex } from 'knex';
 import { LockTimeoutError } from '../errors';
 import type { TableSnapshot } from '../snapshot/types';
+import { isCertificationConflict, isGaleraNode, withClusterLease } from './cluster-lease';
 import { discardConnection, withPinnedConnection, type RawConnection } from './connection';
 import type { DescribeTablesOptions, DialectAdapter, KeyColumnOptions, LockedSession, LockOptions } from './types';
 
@@ -17,32 +19,17 @@ export const mysqlAdapter: DialectAdapter = {
 
   withMigrationLock<T>(db: Knex, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
     return withPinnedConnection(db, async (conn) => {
-      const name = await lockName(db, conn);
-      // GET_LOCK takes seconds; fractions are allowed.
-      const seconds = Math.max(0.001, options.lockTimeoutMs / 1000);
-      const [[{ acquired }]] = (await db.raw('SELECT GET_LOCK(?, ?) AS acquired', [name, seconds]).connection(conn)) as [
-        { acquired: number | null }[],
-      ];
-      if (acquired !== 1) throw new LockTimeoutError(`MySQL database ${name.slice(LOCK_PREFIX.length)}`, options.lockTimeoutMs);
-      const restore = await boundLockWaits(db, conn, options);
-      try {
-        return await work({
-          transaction: (fn) => db.transaction(fn, { connection: conn }),
-          withoutTransaction: (fn) => fn(db),
-        });
-      } finally {
-        await restore().catch(() => undefined); // the connection may be gone: then so are its settings
-        await db
-          .raw('SELECT RELEASE_LOCK(?)', [name])
-          .connection(conn)
-          .catch((err: unknown) => discardConnection(conn, err));
-      }
+      // On a Galera cluster GET_LOCK is node-local: the lock is a lease row there (cluster-lease.ts).
+      if (await isGaleraNode(db, conn)) return withBoundedLockWaits(db, conn, options, () => withClusterLease(db, conn, options, work));
+      return withSessionLock(db, conn, options, work);
     });
   },
 
   isTableLockTimeout(err: unknown): boolean {
     return (err as { errno?: number }).errno === ER_LOCK_WAIT_TIMEOUT;
   },
+
+  isWriteConflict: isCertificationConflict,
 
   async failedStatementsLeaveNothing(db: Knex | Knex.Transaction): Promise<boolean> {
     const { mariadb, major, minor } = await serverVersion(db);
@@ -64,6 +51,38 @@ export const mysqlAdapter: DialectAdapter = {
     // Constraints are enforced as statements run; nothing is deferred to check here.
   },
 };
+
+/** GET_LOCK, a session lock named after the database: the server drops it when the connection dies. */
+async function withSessionLock<T>(db: Knex, conn: RawConnection, options: LockOptions, work: (session: LockedSession) => Promise<T>): Promise<T> {
+  const name = await lockName(db, conn);
+  // GET_LOCK takes seconds; fractions are allowed.
+  const seconds = Math.max(0.001, options.lockTimeoutMs / 1000);
+  const [[{ acquired }]] = (await db.raw('SELECT GET_LOCK(?, ?) AS acquired', [name, seconds]).connection(conn)) as [{ acquired: number | null }[]];
+  if (acquired !== 1) throw new LockTimeoutError(`MySQL database ${name.slice(LOCK_PREFIX.length)}`, options.lockTimeoutMs);
+  try {
+    return await withBoundedLockWaits(db, conn, options, () =>
+      work({
+        transaction: (fn) => db.transaction(fn, { connection: conn }),
+        withoutTransaction: (fn) => fn(db),
+      }),
+    );
+  } finally {
+    await db
+      .raw('SELECT RELEASE_LOCK(?)', [name])
+      .connection(conn)
+      .catch((err: unknown) => discardConnection(conn, err));
+  }
+}
+
+/** Runs `fn` with the pinned connection's lock waits bounded (boundLockWaits), restoring them after. */
+async function withBoundedLockWaits<T>(db: Knex, conn: RawConnection, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const restore = await boundLockWaits(db, conn, options);
+  try {
+    return await fn();
+  } finally {
+    await restore().catch(() => undefined); // the connection may be gone: then so are its settings
+  }
+}
 
 const LOCK_PREFIX = 'ksm:';
 const ER_LOCK_WAIT_TIMEOUT = 1205;

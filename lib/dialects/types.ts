@@ -104,6 +104,11 @@ export interface DialectAdapter {
   failedStatementsLeaveNothing?(db: Knex | Knex.Transaction): Promise<boolean>;
   /** Whether `err` is a statement giving up waiting for a table lock (then retried where nothing changed). */
   isTableLockTimeout?(err: unknown): boolean;
+  /**
+   * Whether a write failed only because a concurrent one won (Galera's certification conflict): the
+   * runner's own bookkeeping transactions are then simply run again.
+   */
+  isWriteConflict?(err: unknown): boolean;
   /** Called with the transaction a migration (or a batch of them) is about to receive. */
   beforeMigration?(trx: Knex.Transaction): void;
   /** Runs inside each migration's transaction, after `up`, before it commits. */

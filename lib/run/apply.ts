@@ -14,6 +14,7 @@ import { recordHistoryRows, type HistoryEntry } from '../store/history';
 import { recordStep } from '../store/record-step';
 import { INITIAL_VERSION, updateDatabaseVersion, type SettingsOptions } from '../store/settings';
 import type { AppliedMigration, Logger, Migration, Queryable, StepWrapper } from '../types';
+import { retryWhile } from '../retry';
 import { compareVersions } from '../version';
 import { captureQueries, logStatements, type StatementLog } from './capture-sql';
 import { logApplied } from './report';
@@ -142,7 +143,7 @@ async function applyOneByOne({ session, adapter, settings, state, steps, logger,
     for (let attempt = 1; ; attempt++) {
       const log: StatementLog = { writes: [] };
       try {
-        if (!atomic && !marked) await session.transaction((trx) => markInProgress(trx, migration, version, settings));
+        if (!atomic && !marked) await ownWrite(adapter, () => session.transaction((trx) => markInProgress(trx, migration, version, settings)));
         marked = true;
         const following = steps[i + 1] && !isAtomic(adapter, steps[i + 1].migration) ? steps[i + 1].migration : undefined;
         // With this step's bookkeeping, in the same commit: the next step's marker, or clearing this one's.
@@ -198,12 +199,14 @@ async function settleMarker(
   log: StatementLog,
 ): Promise<boolean> {
   try {
-    return await session.transaction(async (trx) => {
-      const changedNothing = log.writes.length === 0 && (log.failed === undefined || (await adapter.failedStatementsLeaveNothing?.(trx)) === true);
-      if (changedNothing) await clearDirty(trx, settings);
-      else await markDirty(trx, migration, cause, lastGoodVersion, settings);
-      return !changedNothing;
-    });
+    return await ownWrite(adapter, () =>
+      session.transaction(async (trx) => {
+        const changedNothing = log.writes.length === 0 && (log.failed === undefined || (await adapter.failedStatementsLeaveNothing?.(trx)) === true);
+        if (changedNothing) await clearDirty(trx, settings);
+        else await markDirty(trx, migration, cause, lastGoodVersion, settings);
+        return !changedNothing;
+      }),
+    );
   } catch {
     return true;
   }
@@ -251,7 +254,7 @@ async function applyOne(
   };
   if (!atomic) {
     const sql = migration.transaction === false ? await session.withoutTransaction(run) : await session.transaction(run);
-    await session.transaction(finish);
+    await ownWrite(adapter, () => session.transaction(finish));
     return sql;
   }
   return session.transaction(async (trx) => {
@@ -260,6 +263,12 @@ async function applyOne(
     await finish(trx);
     return sql;
   });
+}
+
+/** The runner's own bookkeeping transaction, run again while it loses a write conflict (Galera's certification). */
+export function ownWrite<R>(adapter: DialectAdapter, fn: () => Promise<R>): Promise<R> {
+  const conflict = adapter.isWriteConflict;
+  return conflict ? retryWhile((err) => conflict(err), fn) : fn();
 }
 
 function bodyOf(migration: Migration, direction: 'up' | 'down'): (trx: Knex.Transaction) => Promise<void> {

@@ -24,7 +24,7 @@ import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
 import { selectHistory, selectHistoryDirections } from '../store/history';
 import type { SettingsOptions } from '../store/settings';
 import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
-import { applySteps, maxVersion, type Applied } from './apply';
+import { applySteps, maxVersion, ownWrite, type Applied } from './apply';
 import { lockUnlessCurrent } from './lock-wait';
 import { finished } from './report';
 
@@ -157,15 +157,17 @@ export async function execute(
     // Re-read under the lock: another process may have migrated (or failed) while we waited. The
     // bookkeeping is only created when the read finds it missing, so a late arrival writes nothing.
     let prepared = false;
-    const state = await session.transaction(async (trx) => {
-      // In a savepoint of its own: on PostgreSQL a failed read (missing table) would abort the transaction.
-      const read = await settle(trx.transaction((sp) => readState(sp, settings, selectHistory)));
-      if ('value' in read) return read.value;
-      if (read.error instanceof MigrationError) throw read.error;
-      await prepareBookkeeping(trx, adapter, settings, sorted);
-      prepared = true;
-      return readState(trx, settings, selectHistory);
-    });
+    const state = await ownWrite(adapter, () =>
+      session.transaction(async (trx) => {
+        // In a savepoint of its own: on PostgreSQL a failed read (missing table) would abort the transaction.
+        const read = await settle(trx.transaction((sp) => readState(sp, settings, selectHistory)));
+        if ('value' in read) return read.value;
+        if (read.error instanceof MigrationError) throw read.error;
+        await prepareBookkeeping(trx, adapter, settings, sorted);
+        prepared = true;
+        return readState(trx, settings, selectHistory);
+      }),
+    );
     if (!options.ignoreChecksums) await assertChecksums(state, sorted);
     const { steps, missing }: Plan = planTarget(state, sorted, target, allowOutOfOrder);
     if (options.dryRun) assertRollbackable(steps, adapter);
