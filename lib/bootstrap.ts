@@ -4,6 +4,8 @@
  */
 import knexFactory, { type Knex } from 'knex';
 import { isSqlite } from './dialects';
+import { knexSettingsOf } from './load/knex-config';
+import type { KnexMigrationsOptions } from './load/knex-migrations';
 import { consoleLogger } from './logger';
 import { Migrator, type MigrationSource } from './migrator';
 import type { RunOptions } from './run/execute';
@@ -14,6 +16,8 @@ export interface InitializeOptions extends RunOptions {
   readonly migrations: MigrationSource;
   /** An idempotent fallback run after the migrations (e.g. the app's CREATE TABLE IF NOT EXISTS). Default: none. */
   readonly createTables?: (db: Knex) => Promise<void>;
+  /** Knex-style files in the folder: default, the config's `migrations.loadExtensions` and `disableTransactions`. */
+  readonly knexMigrations?: KnexMigrationsOptions;
 }
 
 /**
@@ -27,7 +31,9 @@ export async function initializeDatabase(configOrKnex: Knex.Config | Knex, optio
   try {
     if (!owned && isSqlite(db)) await enableForeignKeys(db, options);
     const { createTables, dryRun, ...config } = options;
-    await new Migrator({ ...config, db }).latest({ dryRun });
+    // Given a config, its `migrations` section says how knex loaded its files and kept its history.
+    const knex = owned ? knexSettingsOf(configOrKnex as Knex.Config) : undefined;
+    await new Migrator({ ...knex, ...config, db }).latest({ dryRun });
     await createTables?.(db);
     return db;
   } catch (err) {

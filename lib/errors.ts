@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'ROLLBACK_NOT_POSSIBLE'
   | 'DEPENDENCY'
-  | 'ADDITIVE_VIOLATION';
+  | 'ADDITIVE_VIOLATION'
+  | 'KNEX_HISTORY_MISMATCH';
 
 export class MigrationError extends Error {
   readonly code: ErrorCode;
@@ -242,6 +243,34 @@ export class RollbackError extends MigrationError {
 export class DependencyError extends MigrationError {
   constructor(message: string) {
     super('DEPENDENCY', message);
+  }
+}
+
+/**
+ * A database managed by knex's migrator cannot be adopted: `knex_migrations` lists files the folder
+ * does not have, or records them in an order that disagrees with the folder's. Nothing was written.
+ */
+export class KnexHistoryError extends MigrationError {
+  constructor(
+    readonly table: string,
+    /** Listed in knex_migrations, not in the migrations folder. */
+    readonly missing: readonly string[],
+    /** Listed in knex_migrations after a file that comes later in the folder's order (or listed twice). */
+    readonly outOfOrder: readonly string[],
+  ) {
+    super(
+      'KNEX_HISTORY_MISMATCH',
+      `Cannot adopt ${table}: ` +
+        [
+          missing.length > 0 && `it lists file(s) missing from the migrations folder: ${missing.join(', ')} (restore them)`,
+          outOfOrder.length > 0 &&
+            `it records file(s) in an order that disagrees with the folder's (by file name): ${outOfOrder.join(', ')} ` +
+              '(rename them so the folder sorts as they ran, or give the knex loader a versions map in that order)',
+        ]
+          .filter(Boolean)
+          .join('; ') +
+        '; nothing was changed',
+    );
   }
 }
 

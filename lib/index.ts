@@ -2,6 +2,9 @@
 export { Migrator, resolveMigrations, DEFAULT_SNAPSHOTS_FOLDER, type MigratorOptions, type MigrationSource, type DryRunOption, type DatabaseValidation } from './migrator';
 export { runMigrations, migrateTo, rollback, migrationStatus, validateDatabase, checkAdditive, type TargetOptions } from './functions';
 export { loadMigrations } from './load/load-migrations';
+export { loadKnexMigrations, defaultKnexVersion, KNEX_LOAD_EXTENSIONS, type KnexMigrationsOptions } from './load/knex-migrations';
+export { KNEX_MIGRATIONS_TABLE, readKnexMigrationNames, type KnexTableOptions } from './store/knex-adoption';
+export type { KnexAdoptionReport } from './run/adopt-knex';
 export {
   initializeVersionTracking,
   getDatabaseVersion,

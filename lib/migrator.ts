@@ -12,6 +12,8 @@ import { validateMigrations } from './plan/plan';
 import type { Target } from './plan/state';
 import type { MigrationStatus } from './plan/status';
 import type { ValidationProblem } from './plan/validate-database';
+import type { KnexMigrationsOptions } from './load/knex-migrations';
+import type { KnexAdoptionReport } from './run/adopt-knex';
 import { execute, type RunOptions } from './run/execute';
 import type { AdditiveReport } from './snapshot/additive';
 import type { SchemaSnapshot, SnapshotDifference } from './snapshot/snapshot';
@@ -37,6 +39,11 @@ export interface MigratorOptions extends Omit<RunOptions, 'dryRun'> {
    * Default: `snapshots/` inside the migrations folder; none when the migrations are a list.
    */
   readonly snapshotsDirectory?: string;
+  /**
+   * For knex-style files in the migrations folder (see loadKnexMigrations): the knexfile's
+   * `migrations.loadExtensions` and `disableTransactions`, and how they are versioned.
+   */
+  readonly knexMigrations?: KnexMigrationsOptions;
 }
 
 /** Per call: run everything in a transaction that is rolled back, and report the SQL. */
@@ -70,7 +77,7 @@ export class Migrator {
   /** The migrations, validated and sorted by semver (a folder is loaded once). */
   migrations(): Promise<Migration[]> {
     if (!this.#loaded) {
-      const loading = resolveMigrations(this.#options.migrations).then(validateMigrations);
+      const loading = resolveMigrations(this.#options.migrations, this.#options.knexMigrations).then(validateMigrations);
       // A failed load is not cached: the next call reads the folder again.
       loading.catch(() => (this.#loaded = undefined));
       this.#loaded = loading;
@@ -96,13 +103,13 @@ export class Migrator {
   /** Read-only: the database's version, the code's, and each migration as applied, pending or missing. */
   async status(): Promise<MigrationStatus> {
     const { statusOf } = await import('./plan/status');
-    return statusOf(this.#options.db, await this.migrations(), this.#settings(), this.#options.allowOutOfOrder === true);
+    return statusOf(this.#options.db, await this.migrations(), this.#settings(), this.#options.allowOutOfOrder === true, this.#options.knexTable);
   }
 
   /** Read-only: history against the code, and the schema against the expected snapshot when there is one. */
   async validate(): Promise<DatabaseValidation> {
     const { validateAgainst } = await import('./plan/validate-database');
-    const history = await validateAgainst(this.#options.db, await this.migrations(), this.#settings());
+    const history = await validateAgainst(this.#options.db, await this.migrations(), this.#settings(), this.#options.knexTable);
     const dir = this.snapshotsDirectory();
     let schema: DatabaseValidation['schema'];
     if (dir !== undefined) {
@@ -139,6 +146,16 @@ export class Migrator {
     return repairDatabase(this.#options.db, { schema: this.#options.schema, lockTimeoutMs: this.#options.lockTimeoutMs, to: options.to });
   }
 
+  /**
+   * Switches a database from knex's migrator: records every file knex_migrations lists as adopted and
+   * sets db_version to the last one's version, under the migration lock, applying nothing else (the
+   * first `latest` does this by itself). knex_migrations is left untouched. With dryRun: only reports.
+   */
+  async adoptKnex(options: DryRunOption = {}): Promise<KnexAdoptionReport> {
+    const { adoptKnex } = await import('./run/adopt-knex');
+    return adoptKnex(this.#options.db, await this.migrations(), this.#runOptions({}), options.dryRun === true);
+  }
+
   /** Where expected snapshots live, or undefined when there is no folder to default to. */
   snapshotsDirectory(): string | undefined {
     const { snapshotsDirectory, migrations } = this.#options;
@@ -155,7 +172,7 @@ export class Migrator {
   }
 
   #runOptions(extra: DryRunOption): RunOptions {
-    const { db: _db, migrations: _migrations, snapshotsDirectory: _snapshots, ...run } = this.#options;
+    const { db: _db, migrations: _migrations, snapshotsDirectory: _snapshots, knexMigrations: _knex, ...run } = this.#options;
     return { ...run, ...extra };
   }
 
@@ -165,8 +182,8 @@ export class Migrator {
 }
 
 /** A list as given, or a folder loaded through loadMigrations (loaded only when a folder is used). */
-export async function resolveMigrations(source: MigrationSource): Promise<readonly Migration[]> {
+export async function resolveMigrations(source: MigrationSource, knex?: KnexMigrationsOptions): Promise<readonly Migration[]> {
   if (typeof source !== 'string') return source;
   const { loadMigrations } = await import('./load/load-migrations');
-  return loadMigrations(source);
+  return loadMigrations(source, knex);
 }

@@ -22,6 +22,11 @@ export interface Migration {
    * hash of the file's content; when absent, a hash of `up` and `down`'s source text.
    */
   readonly checksum?: string;
+  /**
+   * Set by the knex loader (loadKnexMigrations): the file name knex's migrator records in
+   * `knex_migrations` for this migration. Adopting a knex-managed database matches on it.
+   */
+  readonly knexName?: string;
 }
 
 /** Where the runner reports progress. Defaults to concise console lines. */

@@ -25,7 +25,7 @@ export interface Invocation {
 }
 
 const DEFAULT_COMMAND = 'latest';
-const DRY_RUN_COMMANDS = ['latest', 'down', 'to'];
+const DRY_RUN_COMMANDS = ['latest', 'down', 'to', 'adopt-knex'];
 
 /** Bad usage: exit code 2, with the usage. */
 export class UsageError extends Error {}
@@ -46,7 +46,8 @@ export function usage(program: string): string {
     "  --migrations-dir DIR   the migrations folder (default: the environment's migrations.directory, else ./migrations)",
     '  --snapshots-dir DIR    expected schema snapshots (default: <migrations-dir>/snapshots)',
     '  --to VERSION           down: the version to roll back to; repair: the version db_version should hold',
-    '  --dry-run              latest, down, to: run in a transaction that is rolled back, print the SQL',
+    '  --dry-run              latest, down, to: run in a transaction that is rolled back, print the SQL;',
+    '                         adopt-knex: print what would be adopted, change nothing',
     '  --json                 print one JSON document on stdout (errors too: {"ok": false, "error": {...}})',
     '  --allow-out-of-order   apply registered versions below db_version that never ran (late hotfixes)',
     '  --ignore-checksums     run even if an applied migration changed since it ran',

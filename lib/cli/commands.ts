@@ -121,6 +121,24 @@ export const COMMANDS: Record<string, Command> = {
       };
     },
   },
+  'adopt-knex': {
+    summary: "switch from knex's migrator: record knex_migrations' files as applied (left untouched), set db_version",
+    async run({ migrator, inv }) {
+      const report = await migrator.adoptKnex({ dryRun: inv.dryRun });
+      const n = report.adopted.length;
+      return {
+        json: report,
+        text: [
+          ...report.adopted.map((a) => `${report.dryRun ? 'would adopt' : 'adopted'} ${a.version}  ${a.name}`),
+          n === 0
+            ? `nothing to adopt: the database is at ${report.from} (already versioned, or knex ran no migration here)`
+            : report.dryRun
+              ? `dry run: would adopt ${n} file(s) from knex_migrations and set db_version to ${report.to}; nothing was changed`
+              : `adopted ${n} file(s) from knex_migrations (left as it was); database is at ${report.to}`,
+        ],
+      };
+    },
+  },
   seed: {
     summary: "migrate to latest, then run the environment's seed files (each exports seed(knex))",
     async run({ migrator, db, project }) {

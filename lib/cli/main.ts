@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { createKnex } from '../bootstrap';
+import { knexSettingsOf } from '../load/knex-config';
 import { Migrator } from '../migrator';
 import type { RunOptions } from '../run/execute';
 import { parseInvocation, usage, UsageError, type Invocation } from './args';
@@ -45,7 +46,9 @@ export async function runCli(argv: readonly string[], defaults: CliDefaults = {}
     let output: Output;
     try {
       // Offline commands (make) get neither a connection nor a Migrator, and use neither.
-      const migrator = db && new Migrator({ db, migrations: project.migrationsDir, snapshotsDirectory: project.snapshotsDir, ...runOptions(inv) });
+      // The knexfile's migrations settings: knex-style files in the folder load as knex loads them.
+      const knex = knexSettingsOf(project.config);
+      const migrator = db && new Migrator({ db, migrations: project.migrationsDir, snapshotsDirectory: project.snapshotsDir, ...knex, ...runOptions(inv) });
       output = await command.run({ migrator: migrator as Migrator, db: db as Knex, project, inv });
     } finally {
       await db?.destroy();

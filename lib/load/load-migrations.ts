@@ -8,6 +8,7 @@ import { describeCause, InvalidMigrationError } from '../errors';
 import { checksumOfSource } from '../store/checksum';
 import type { Migration } from '../types';
 import { importFile } from './import-file';
+import type { KnexMigrationsOptions } from './knex-migrations';
 
 const SOURCE = /\.[cm]?[jt]s$/;
 const DECLARATION = /\.d\.[cm]?ts$/;
@@ -18,7 +19,39 @@ export function isSourceFile(name: string): boolean {
 }
 const EXPECTED = 'expected module.exports = { version, description, up } or export default { … }';
 
-export async function loadMigrations(directory: string): Promise<Migration[]> {
+/**
+ * A folder's migrations. Files that export `up` but no `version` (nor `description`) are knex-style
+ * (`exports.up = (knex) => …`, written by `knex migrate:make`): they become migrations through
+ * lib/load/knex-migrations.ts, versioned by their place in knex's order, and every semver migration
+ * of the folder must be above them. `knex` holds the knexfile's `migrations` settings for them.
+ */
+export async function loadMigrations(directory: string, knex: KnexMigrationsOptions = {}): Promise<Migration[]> {
+  const semver: Migration[] = [];
+  const knexFiles: LoadedFile[] = [];
+  for (const loaded of await loadFolder(directory, isSourceFile)) {
+    if (isKnexStyle(loaded.exported)) knexFiles.push(loaded);
+    else semver.push(toMigration(loaded.file, loaded.exported, loaded.source));
+  }
+  if (knexFiles.length === 0) return semver;
+  const { knexMigrationsOf, assertAboveKnexMigrations } = await import('./knex-migrations');
+  const fromKnex = knexMigrationsOf(knexFiles, knex);
+  assertAboveKnexMigrations(semver, fromKnex);
+  return [...fromKnex, ...semver];
+}
+
+/** A file of a migrations folder, loaded: its name, path, content and exports. */
+export interface LoadedFile {
+  readonly name: string;
+  readonly file: string;
+  readonly source: string;
+  readonly exported: unknown;
+}
+
+/**
+ * Loads every file of `directory` whose name `accepts`, in code-unit order of their names (the same
+ * on every machine, whatever the locale, and the order of knex's sort by file name).
+ */
+export async function loadFolder(directory: string, accepts: (name: string) => boolean): Promise<LoadedFile[]> {
   let entries: Dirent[];
   try {
     entries = readdirSync(directory, { withFileTypes: true });
@@ -28,26 +61,29 @@ export async function loadMigrations(directory: string): Promise<Migration[]> {
     throw new InvalidMigrationError(`Migration directory ${directory} ${why}`, { cause: err });
   }
   const names = entries
-    .filter((e) => (e.isFile() || e.isSymbolicLink()) && isSourceFile(e.name))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && accepts(e.name))
     .map((e) => e.name)
-    .sort(); // code-unit order: the same on every machine, whatever the locale
+    .sort();
 
-  const migrations: Migration[] = [];
+  const loaded: LoadedFile[] = [];
   // One at a time: a migration file may have load-time side effects, and errors then name the first bad file.
   for (const name of names) {
     const file = join(directory, name);
     const absolute = resolve(file);
-    let source: string;
-    let exported: unknown;
     try {
-      source = readFileSync(absolute, 'utf8'); // synchronous: 100 small files read ~50 ms faster at start
-      exported = await importFile(absolute);
+      const source = readFileSync(absolute, 'utf8'); // synchronous: 100 small files read ~50 ms faster at start
+      loaded.push({ name, file, source, exported: await importFile(absolute) });
     } catch (err) {
       throw new InvalidMigrationError(`Migration file ${file} failed to load: ${describeCause(err)}`, { cause: err });
     }
-    migrations.push(toMigration(file, exported, source));
   }
-  return migrations;
+  return loaded;
+}
+
+/** knex's migration shape: `up` exported, and neither `version` nor `description` (which make a semver migration). */
+export function isKnexStyle(exported: unknown): boolean {
+  const m = unwrap(exported);
+  return m !== undefined && typeof m.up === 'function' && !('version' in m) && !('description' in m);
 }
 
 /** A fresh Migration from a file's exports; refuses anything not migration-shaped. */
@@ -114,7 +150,7 @@ export function versionsFromFileNames(directory: string): string[] | undefined {
  * The migration object in a module's exports: module.exports itself, or its `default` (an ESM
  * namespace, tsc's `exports.default`, or `import()` of CommonJS wrapping one of those: two levels at most).
  */
-function unwrap(exported: unknown): Record<string, unknown> | undefined {
+export function unwrap(exported: unknown): Record<string, unknown> | undefined {
   let value = exported;
   for (let depth = 0; depth <= 2 && isObject(value); depth++) {
     if ('version' in value || 'up' in value || 'description' in value) return value;

@@ -6,6 +6,7 @@
 import { ChecksumMismatchError, RollbackError } from '../errors';
 import { assertClean, readRunnerState } from '../store/dirty';
 import { appliedFromHistory, type HistoryRow } from '../store/history';
+import type { KnexAdoption } from '../store/knex-adoption';
 import { parseStoredVersion, type SettingsOptions } from '../store/settings';
 import type { Migration, Queryable } from '../types';
 import { isNewer } from '../version';
@@ -62,6 +63,11 @@ export function adoptedState(version: string, sorted: readonly Migration[]): Sta
   const applied = new Map<string, AppliedRow>();
   for (const m of sorted) if (!isNewer(m.version, version)) applied.set(m.version, { version: m.version, direction: 'adopt' });
   return { version, applied };
+}
+
+/** The state a knex-managed database will have once adopted: db_version at the last file knex ran. */
+export function knexAdoptedState(adoption: KnexAdoption): State {
+  return { version: adoption.version, applied: new Map(adoption.migrations.map((m) => [m.version, { version: m.version, direction: 'adopt' }])) };
 }
 
 /** The steps that take `state` to `target`, and the versions left missing below db_version. */

@@ -10,7 +10,8 @@ import { HISTORY_TABLE, appliedFromHistory, selectHistory, type HistoryRow } fro
 import { INITIAL_VERSION, SETTINGS_TABLE, parseStoredVersion, schemaBuilder, type SettingsOptions } from '../store/settings';
 import type { Migration, Queryable } from '../types';
 import { newestVersion } from './plan';
-import { adoptedState, planTarget, type AppliedRow, type State } from './state';
+import { findKnexAdoption, type KnexTableOptions } from '../store/knex-adoption';
+import { adoptedState, knexAdoptedState, planTarget, type AppliedRow, type State } from './state';
 
 export interface MigrationStatusEntry {
   readonly version: string;
@@ -45,8 +46,12 @@ export async function readMigrationState(
   db: Queryable,
   sorted: readonly Migration[],
   settings: SettingsOptions,
+  knex?: KnexTableOptions,
 ): Promise<{ state: State<HistoryRow | AppliedRow>; dirty?: DirtyState }> {
+  // A knex-managed database: what the runner's adoption will record (KnexHistoryError if it would refuse).
+  const adoption = await findKnexAdoption(db, settings, sorted, knex);
   const hasSettings = await schemaBuilder(db, settings).hasTable(SETTINGS_TABLE);
+  if (adoption) return { state: knexAdoptedState(adoption), ...(hasSettings ? { dirty: (await readRunnerState(db, settings)).dirty } : {}) };
   const hasHistory = hasSettings && (await schemaBuilder(db, settings).hasTable(HISTORY_TABLE));
   if (!hasSettings) return { state: adoptedState(INITIAL_VERSION, sorted) };
   const { version: stored, dirty } = await readRunnerState(db, settings);
@@ -65,8 +70,9 @@ export async function statusOf(
   sorted: readonly Migration[],
   settings: SettingsOptions,
   allowOutOfOrder = false,
+  knex?: KnexTableOptions,
 ): Promise<MigrationStatus> {
-  const { state, dirty } = await readMigrationState(db, sorted, settings);
+  const { state, dirty } = await readMigrationState(db, sorted, settings, knex);
   return statusFromState(state, sorted, allowOutOfOrder, dirty);
 }
 

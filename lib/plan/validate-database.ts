@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { checksumOf } from '../store/checksum';
+import type { KnexTableOptions } from '../store/knex-adoption';
 import type { SettingsOptions } from '../store/settings';
 import type { Migration } from '../types';
 import { readMigrationState, statusFromState } from './status';
@@ -24,8 +25,13 @@ export interface ValidationReport {
 }
 
 /** `sorted` is a validated list. */
-export async function validateAgainst(db: Knex | Knex.Transaction, sorted: readonly Migration[], settings: SettingsOptions): Promise<ValidationReport> {
-  const { state } = await readMigrationState(db, sorted, settings);
+export async function validateAgainst(
+  db: Knex | Knex.Transaction,
+  sorted: readonly Migration[],
+  settings: SettingsOptions,
+  knex?: KnexTableOptions,
+): Promise<ValidationReport> {
+  const { state } = await readMigrationState(db, sorted, settings, knex);
   const status = statusFromState(state, sorted, false);
   const problems: ValidationProblem[] = [];
   for (const m of sorted) {

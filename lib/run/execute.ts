@@ -22,6 +22,8 @@ import { validateMigrations } from '../plan/plan';
 import { assertChecksums, planTarget, readState, type Plan, type State, type Step, type Target } from '../plan/state';
 import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
 import { selectHistory, selectHistoryDirections } from '../store/history';
+import { findKnexAdoption, type KnexTableOptions } from '../store/knex-adoption';
+import { INITIAL_VERSION } from '../store/settings';
 import type { SettingsOptions } from '../store/settings';
 import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
 import { applySteps, maxVersion, ownWrite, type Applied } from './apply';
@@ -73,6 +75,11 @@ export interface RunOptions extends SettingsOptions {
    * blocks others at most this long. Default: DEFAULT_LEASE_MS (10 s).
    */
   readonly leaseMs?: number;
+  /**
+   * Where knex's migrator kept its history (the knexfile's `migrations.tableName` / `schemaName`): a
+   * database with knex_migrations and no version of ours is adopted from it. Default: knex_migrations.
+   */
+  readonly knexTable?: KnexTableOptions;
 }
 
 /** Thrown out of the locked work to roll it back (a dry run, or nothing to do); carries what it did. */
@@ -153,6 +160,13 @@ export async function execute(
     if (report) return report;
   }
 
+  // A knex-managed database whose history disagrees with the folder is refused before the lock is
+  // taken: on PostgreSQL taking it creates system_settings, and a refusal must leave nothing behind.
+  // Looked for only where a first run can be: one query when knex_migrations does not exist.
+  const first = reading && (await reading);
+  const knexTable = options.knexTable ?? {};
+  const knexHistory = (!first || 'error' in first || isUnversioned(first.value)) && (await findKnexAdoption(db, settings, sorted, knexTable)) !== undefined;
+
   const work = async (session: LockedSession): Promise<Outcome> => {
     // Re-read under the lock: another process may have migrated (or failed) while we waited. The
     // bookkeeping is only created when the read finds it missing, so a late arrival writes nothing.
@@ -161,9 +175,9 @@ export async function execute(
       session.transaction(async (trx) => {
         // In a savepoint of its own: on PostgreSQL a failed read (missing table) would abort the transaction.
         const read = await settle(trx.transaction((sp) => readState(sp, settings, selectHistory)));
-        if ('value' in read) return read.value;
-        if (read.error instanceof MigrationError) throw read.error;
-        await prepareBookkeeping(trx, adapter, settings, sorted);
+        if ('value' in read && !(knexHistory && isUnversioned(read.value))) return read.value;
+        if ('error' in read && read.error instanceof MigrationError) throw read.error;
+        await prepareBookkeeping(trx, adapter, settings, sorted, knexHistory ? knexTable : undefined);
         prepared = true;
         return readState(trx, settings, selectHistory);
       }),
@@ -232,6 +246,11 @@ function isExactly(state: State, versions: readonly string[]): boolean {
  */
 function isSettled(state: State): boolean {
   return state.version === maxVersion(state.applied.keys());
+}
+
+/** At 0.0.0 with no history: never versioned by us, so possibly a knex-managed database to adopt. */
+function isUnversioned(state: State): boolean {
+  return state.version === INITIAL_VERSION && state.applied.size === 0;
 }
 
 /** A session whose every transaction is a savepoint of `trx`. */

@@ -10,6 +10,7 @@ import type { Migration } from '../types';
 import { isNewer } from '../version';
 import { assertClean, readRunnerState } from './dirty';
 import { ensureHistoryTable, recordHistory } from './history';
+import { findKnexAdoption, recordKnexAdoption, type KnexAdoption, type KnexTableOptions } from './knex-adoption';
 import { getDatabaseVersion, initializeVersionTracking, type SettingsOptions } from './settings';
 
 /** The settings location, refused up front where the engine has no schemas to put it in. */
@@ -29,22 +30,34 @@ export async function prepareSettings(trx: Knex.Transaction, adapter: DialectAda
 /**
  * Under the lock: settings and history exist — and a database versioned before history existed is
  * adopted: its registered versions up to db_version are recorded as `adopt`, so it is not mistaken
- * for one that never ran them.
+ * for one that never ran them. A database managed by knex's migrator (knex_migrations, no version or
+ * history of ours) is adopted from knex_migrations instead; that adoption is returned.
  */
 export async function prepareBookkeeping(
   trx: Knex.Transaction,
   adapter: DialectAdapter,
   settings: SettingsOptions,
   sorted: readonly Migration[],
-): Promise<void> {
+  /** Where knex kept its history; undefined: the caller found none, so no knex adoption. */
+  knex?: KnexTableOptions,
+): Promise<KnexAdoption | undefined> {
+  // Read before creating anything: a refused adoption leaves the database as it was (MySQL commits DDL).
+  const adoption = knex && (await findKnexAdoption(trx, settings, sorted, knex));
   await prepareSettings(trx, adapter, settings);
   // Refuse a dirty, corrupt or too-new database before creating anything (MySQL would commit it).
   assertClean((await readRunnerState(trx, settings)).dirty);
   const version = await getDatabaseVersion(trx, settings);
   isAheadOfCode(version, newestVersion(sorted));
-  if (!(await ensureHistoryTable(trx, settings))) return;
+  const created = await ensureHistoryTable(trx, settings);
+  // After the last CREATE: on MySQL the adopt rows and db_version then commit together.
+  if (adoption) {
+    await recordKnexAdoption(trx, adoption, settings);
+    return adoption;
+  }
+  if (!created) return undefined;
   const now = new Date();
   for (const m of sorted) {
     if (!isNewer(m.version, version)) await recordHistory(trx, m, 'adopt', now, settings);
   }
+  return undefined;
 }

@@ -116,6 +116,12 @@ export async function readHistory(db: Queryable, options: SettingsOptions = {}):
   return selectHistory(db, options);
 }
 
+/** True when the history table is missing or has no row. */
+export async function historyIsEmpty(db: Queryable, options: SettingsOptions = {}): Promise<boolean> {
+  if (!(await schemaBuilder(db, options).hasTable(HISTORY_TABLE))) return true;
+  return (await historyTable(db, options).first('id')) === undefined;
+}
+
 /** The same in one query, rejecting when the table is missing. */
 export async function selectHistory(db: Queryable, options: SettingsOptions = {}): Promise<HistoryRow[]> {
   return (await historyTable(db, options).select().orderBy('id')) as HistoryRow[];
