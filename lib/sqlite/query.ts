@@ -5,3 +5,11 @@ export async function query<T>(db: Knex | Knex.Transaction, sql: string, binding
   // No bindings argument for SQL that may hold caller text, so knex never rewrites a '?' inside it.
   return (await (bindings ? db.raw(sql, bindings) : db.raw(sql))) as T[];
 }
+
+/** A row of sqlite_master (`sql` is NULL for automatic indexes). */
+export interface MasterRow {
+  type: string;
+  name: string;
+  tbl_name: string;
+  sql: string | null;
+}

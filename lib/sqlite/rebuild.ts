@@ -30,7 +30,7 @@ import { isSqlite } from '../dialects';
 import { ForeignKeyViolationError, MigrationError, RebuildError, UnsupportedDialectError, describeCause } from '../errors';
 import { identValue, quoteIdent as q, sameIdent, significant, tokenize } from '../sql/lexer';
 import { foreignKeysCheckedByRunner } from './foreign-key-check';
-import { query } from './query';
+import { query, type MasterRow } from './query';
 import { schemaHealth, verifySchema } from './schema-check';
 import {
   columnNames,
@@ -112,13 +112,6 @@ interface KnexClient {
   readonly dialect?: string;
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): unknown;
-}
-
-interface MasterRow {
-  type: string;
-  name: string;
-  tbl_name: string;
-  sql: string | null;
 }
 
 interface ColumnInfo {

@@ -16,15 +16,11 @@ import { randomBytes } from 'crypto';
 import type { Knex } from 'knex';
 import { RebuildError, describeCause } from '../errors';
 import { quoteIdent as q, sameIdent } from '../sql/lexer';
-import { query } from './query';
-import { doubleQuotedNames, externalContentOf, triggerEvent, triggerOnAnyUpdate } from './ddl';
+import { query, type MasterRow } from './query';
 
-interface MasterRow {
-  type: string;
-  name: string;
-  tbl_name: string;
-  sql: string;
-}
+/** A schema object with SQL (the query below excludes automatic indexes). */
+type DefinedObject = MasterRow & { sql: string };
+import { doubleQuotedNames, externalContentOf, triggerEvent, triggerOnAnyUpdate } from './ddl';
 
 /** What works and what does not, to compare before and after a rebuild of `table`. */
 export interface SchemaHealth {
@@ -51,7 +47,7 @@ export async function schemaHealth(
   goneColumns: readonly string[],
   watching?: ReadonlyMap<string, ReadonlySet<string>>,
 ): Promise<SchemaHealth> {
-  const objects = await query<MasterRow>(
+  const objects = await query<DefinedObject>(
     trx,
     `SELECT type, name, tbl_name, sql FROM sqlite_master
       WHERE sql IS NOT NULL AND (type IN ('view', 'trigger') OR (type = 'table' AND sql LIKE 'CREATE VIRTUAL%'))`,
@@ -115,7 +111,7 @@ export async function verifySchema(trx: Knex.Transaction, table: string, before:
 }
 
 /** Runs `fn` with the statement that exercises `object` (creating, then dropping, a TEMP copy where needed). */
-async function withProbe(trx: Knex.Transaction, object: MasterRow, fn: (probe: string) => Promise<void>): Promise<void> {
+async function withProbe(trx: Knex.Transaction, object: DefinedObject, fn: (probe: string) => Promise<void>): Promise<void> {
   if (object.type === 'view') return fn(`SELECT * FROM ${q(object.name)} LIMIT 0`);
   if (object.type === 'table') return fn(`SELECT * FROM ${q(object.name)} LIMIT 1`);
   const event = triggerEvent(object.sql);

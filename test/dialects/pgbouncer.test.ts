@@ -11,7 +11,7 @@ import { configFromUrl } from '../../lib/database-url';
 import { getDatabaseVersion, getSystemSetting } from '../../lib';
 import { LOCK_KEY } from '../../lib/store/settings';
 import { connectThrough, describePgBouncer, startPgBouncer, type PgBouncer, type PoolMode } from '../helpers/pgbouncer';
-import { REPO_ROOT, type ProcessResult } from '../helpers/processes';
+import { REPO_ROOT, runTs } from '../helpers/processes';
 
 const PG_ADMIN_URL = process.env.KSM_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL_SIZE = 5;
@@ -251,31 +251,6 @@ describePgBouncer('PgBouncer test harness', () => {
 describePgBouncer('8 app instances starting at once through PgBouncer', () => {
   let counter = 0;
 
-  /** runTs with a deadline: a child still running then is SIGKILLed (the bug makes some hang on the lock). */
-  function runRaceChild(env: NodeJS.ProcessEnv, deadlineMs: number): Promise<ProcessResult & { killed: boolean }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'test/helpers/race-child.ts'], {
-        cwd: REPO_ROOT,
-        env: { ...process.env, ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        child.kill('SIGKILL');
-      }, deadlineMs);
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stdout, stderr, killed });
-      });
-    });
-  }
-
   for (const [poolMode, rounds] of [['transaction', [2, 4, 6, 8]], ['session', [2, 4]]] as const) {
     it(`${poolMode} pooling: a fresh database then upgrades with data migrations, every round all exit 0, each migration once, no lock left (lease row, pg_locks), no backend left waiting`, async function () {
       this.timeout(300_000);
@@ -299,7 +274,7 @@ describePgBouncer('8 app instances starting at once through PgBouncer', () => {
         // once each time.
         for (const count of rounds) {
           const env = { DATABASE_URL: bouncer.url, RACE_START_AT: String(Date.now() + 8000), RACE_MIGRATIONS: String(count) };
-          const results = await Promise.all(Array.from({ length: 8 }, () => runRaceChild(env, 60_000)));
+          const results = await Promise.all(Array.from({ length: 8 }, () => runTs('test/helpers/race-child.ts', [], env, 60_000)));
 
           // The database and the server afterwards, read straight from PostgreSQL while PgBouncer
           // (and its pooled server connections) still run.

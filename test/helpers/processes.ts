@@ -8,10 +8,15 @@ export interface ProcessResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** True when the deadline passed and the child was SIGKILLed. */
+  killed?: boolean;
 }
 
-/** Runs a TypeScript file of this repo in a child node process (ts-node, transpile only). */
-export function runTs(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ProcessResult> {
+/**
+ * Runs a TypeScript file of this repo in a child node process (ts-node, transpile only); with
+ * `deadlineMs`, a child still running then is SIGKILLed (`killed`).
+ */
+export function runTs(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, deadlineMs?: number): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
       cwd: REPO_ROOT,
@@ -20,9 +25,20 @@ export function runTs(script: string, args: string[] = [], env: NodeJS.ProcessEn
     });
     let stdout = '';
     let stderr = '';
+    let killed = false;
+    const timer =
+      deadlineMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = true;
+            child.kill('SIGKILL');
+          }, deadlineMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, killed });
+    });
   });
 }
