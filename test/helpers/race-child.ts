@@ -1,7 +1,7 @@
 /**
  * One app instance in the start-up race: waits for a shared start time, runs migrations that each
  * log one row, prints a JSON line with its report, exits 0 (or 1 with the error).
- * Usage: DATABASE_URL=... RACE_START_AT=<epoch ms> RACE_MIGRATIONS=<n> node -r ts-node/register/transpile-only race-child.ts
+ * Usage: DATABASE_URL=... RACE_START_AT=<epoch ms> RACE_MIGRATIONS=<n> [RACE_DATA=<m>] node -r ts-node/register/transpile-only race-child.ts
  */
 import type { Knex } from 'knex';
 import { createKnex } from '../../lib/bootstrap';
@@ -33,6 +33,18 @@ export function loggingMigrations(count: number): Migration[] {
   }));
 }
 
+/** Data-only migrations 2.<i>.0 (after loggingMigrations): each logs one row and changes one, no DDL. */
+export function dataMigrations(count: number): Migration[] {
+  return Array.from({ length: count }, (_, i) => ({
+    version: `2.${i}.0`,
+    description: `data step ${i}`,
+    async up(trx: Knex.Transaction) {
+      await trx('race_0').where({ id: 1 }).update({ v: `data ${i}` });
+      await trx('migration_log').insert({ version: `2.${i}.0`, pid: process.pid });
+    },
+  }));
+}
+
 async function main(): Promise<void> {
   const startAt = Number(process.env.RACE_START_AT ?? Date.now());
   const count = Number(process.env.RACE_MIGRATIONS ?? 5);
@@ -40,7 +52,8 @@ async function main(): Promise<void> {
   try {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, startAt - Date.now())));
     const started = Date.now();
-    const report = await runMigrations(db, loggingMigrations(count), { logger: silentLogger, lockTimeoutMs: 120_000 });
+    const migrations = [...loggingMigrations(count), ...dataMigrations(Number(process.env.RACE_DATA ?? 0))];
+    const report = await runMigrations(db, migrations, { logger: silentLogger, lockTimeoutMs: 120_000 });
     console.log(JSON.stringify({ pid: process.pid, ...report, ms: Date.now() - started }));
   } finally {
     await db.destroy();
