@@ -19,7 +19,7 @@ import { serverEngines, uniqueName } from './lib/servers';
 import { median } from './lib/stats';
 
 const PROCESSES = 16;
-const MIGRATIONS = 10;
+export const MIGRATIONS = 10;
 const ROWS_PER_MIGRATION = 200;
 const RUN_TIMEOUT_MS = 180_000;
 
@@ -56,7 +56,7 @@ interface RaceRun {
 }
 
 /** Starts one child per URL, releases them together, waits for all. */
-async function race(ctx: BenchContext, urls: string[]): Promise<RaceRun> {
+export async function race(ctx: BenchContext, urls: string[]): Promise<RaceRun> {
   const children: ChildProcessWithoutNullStreams[] = [];
   const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), RUN_TIMEOUT_MS);
   try {
@@ -104,14 +104,18 @@ async function race(ctx: BenchContext, urls: string[]): Promise<RaceRun> {
   }
 }
 
-/** Each migration applied exactly once: by the reports and by migration_log. */
-async function verify(url: string, outputs: RaceOutput[]): Promise<string | undefined> {
+/**
+ * Each migration applied exactly once: by the reports and by migration_log. `sessionSql` runs on the
+ * reading connection first (a Galera node: wait for the cluster's commits).
+ */
+export async function verify(url: string, outputs: RaceOutput[], sessionSql?: string): Promise<string | undefined> {
   const expected = Array.from({ length: MIGRATIONS }, (_, k) => raceVersion(k + 1));
   const applied = outputs.flatMap((o) => o.applied).sort();
   if (JSON.stringify(applied) !== JSON.stringify([...expected].sort())) return `reports applied ${applied.join(',')}`;
   if (outputs.some((o) => o.to !== expected[expected.length - 1])) return 'a process did not end at the final version';
   const db = knexFactory({ ...configFromUrl(url), useNullAsDefault: true, pool: { min: 0, max: 1 } });
   try {
+    if (sessionSql) await db.raw(sessionSql);
     const logged = (await db('migration_log').orderBy('id').pluck('version')) as string[];
     if (JSON.stringify(logged) !== JSON.stringify(expected)) return `migration_log holds ${logged.join(',')}`;
     return undefined;

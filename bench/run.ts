@@ -2,7 +2,7 @@
  * Benchmarks (issue #5). Never part of `npm test`.
  *
  *   npm run bench                                   all scenarios, full sizes
- *   npm run bench -- apply boot rebuild race cli-start apply-server   pick scenarios (any subset, any order)
+ *   npm run bench -- apply boot rebuild race cli-start apply-server galera   pick scenarios (any subset, any order)
  *   npm run bench -- --quick                        smaller sizes for a fast smoke run
  *   npm run bench -- --json results.json            also write every number to a JSON file
  *   npm run bench -- --runs 9                       measured runs per contender (default 7, cli-start 15, --quick 5; minimum 5)
@@ -23,6 +23,7 @@ import { newWorkDir, type BenchContext } from './lib/context';
 import { interferenceNote } from './lib/interference';
 import { describeMachine, machineLine } from './lib/machine';
 import { renderTable, tableJson, type Table } from './lib/report';
+import { galeraScenario } from './galera';
 import { raceScenario } from './race';
 import { rebuildScenario } from './rebuild';
 
@@ -33,6 +34,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<Table[]>> = {
   race: raceScenario,
   'cli-start': cliStartScenario,
   'apply-server': applyServerScenario,
+  galera: galeraScenario,
 };
 
 interface Args {
