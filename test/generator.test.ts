@@ -535,7 +535,7 @@ describe('generator (lib/cli/make.ts, migrate.ts make)', () => {
         [['make', 'x', '--major', '--patch'], /^error: make takes one of --major, --minor, --patch, --version$/],
         [['make', 'x', '--minor', '--version', '2.0.0'], /^error: make takes one of --major, --minor, --patch, --version$/],
         [['make', 'add', 'avatar'], /^error: too many arguments: make add avatar$/],
-        [['make', 'x', '--dry-run'], /^error: --dry-run goes with latest, down, to$/],
+        [['make', 'x', '--dry-run'], /^error: --dry-run goes with latest, down, to, adopt-knex$/],
         [['latest', '--major'], /^error: --major goes with make$/],
         [['status', '--version', '1.0.0'], /^error: --version goes with make$/],
       ];
