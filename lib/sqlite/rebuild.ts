@@ -232,6 +232,9 @@ async function rebuildSteps(
       if (missing.length > 0) throw new RebuildError(table, `renameColumns: no column ${missing.map(([from]) => q(from)).join(', ')}`);
       await trx.raw('PRAGMA legacy_alter_table = OFF');
       for (const [from, to] of renames) await trx.raw(`ALTER TABLE ${q(table)} RENAME COLUMN ${q(from)} TO ${q(to)}`);
+      // Checked now, not only at the end: a column the spec adds under an old name would make an object that
+      // could not follow the rename (one reading it through a SELECT * view) silently read the new column.
+      await verifySchema(trx, table, healthBefore, goneColumns);
     }
     await step('renameColumns');
 

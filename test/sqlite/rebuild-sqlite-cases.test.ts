@@ -669,6 +669,21 @@ const EXAMPLES: Example[] = [
     },
   },
   {
+    source: 'the same, with a new column taking the old name in the same rebuild',
+    title: 'renaming a column a trigger reads as "a" through a SELECT * view, while adding a new column "a", is refused: it would read the new one',
+    schema: [
+      'CREATE TABLE t(a, b)',
+      `INSERT INTO t VALUES ('old', 2)`,
+      'CREATE VIEW v1 AS SELECT * FROM t',
+      'CREATE TABLE seen(x)',
+      'CREATE TABLE other(id)',
+      'CREATE TRIGGER tr AFTER INSERT ON other BEGIN INSERT INTO seen SELECT "a" FROM v1; END',
+    ],
+    table: 't',
+    spec: { renameColumns: { a: 'aa' }, addColumns: { a: `TEXT DEFAULT 'new'` } },
+    refused: /trigger "tr" would read "a" as a string|error in trigger tr after rename: no such column: "a"/,
+  },
+  {
     source: 'the same with a second rename (altercol.test: RENAME COLUMN rewrites a string-read "a" as \'a\')',
     title: 'renaming two columns, the first read as "a" through a SELECT * view, is refused although the second rename requotes it',
     schema: ['CREATE TABLE t(a, b)', 'INSERT INTO t VALUES (1, 2)', 'CREATE VIEW v1 AS SELECT * FROM t', 'CREATE VIEW v2 AS SELECT "a" FROM v1'],
