@@ -12,32 +12,7 @@ import os from 'os';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { configFromUrl } from '../../lib/database-url';
 import { DEFAULT_BASE_PORTS, describeGalera, nodePorts, portFree, processesMentioning, startGaleraCluster, type GaleraNode } from '../helpers/galera';
-
-/** Whether the process runs (a zombie, ended but not yet reaped, does not). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { portOpen, processAlive } from '../helpers/processes';
 
 /** Polls until check() holds; resolves to the time it took, or rejects with `what` after ms. */
 async function eventually(what: string, check: () => Promise<boolean>, ms: number): Promise<number> {

@@ -6,12 +6,11 @@ import { expect } from 'chai';
 import { spawn } from 'child_process';
 import fs from 'fs';
 import knexFactory, { type Knex } from 'knex';
-import net from 'net';
 import { configFromUrl } from '../../lib/database-url';
 import { getDatabaseVersion, getSystemSetting } from '../../lib';
 import { LOCK_KEY } from '../../lib/store/settings';
 import { connectThrough, describePgBouncer, startPgBouncer, type PgBouncer, type PoolMode } from '../helpers/pgbouncer';
-import { REPO_ROOT, runTs } from '../helpers/processes';
+import { REPO_ROOT, portOpen, processAlive, runTs } from '../helpers/processes';
 
 const PG_ADMIN_URL = process.env.KSM_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL_SIZE = 5;
@@ -20,32 +19,6 @@ const rowsOf = async <T>(db: Knex | Knex.Transaction, sql: string, bindings: rea
   ((await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows;
 
 const backendPid = async (db: Knex | Knex.Transaction): Promise<number> => (await rowsOf<{ pid: number }>(db, 'SELECT pg_backend_pid() AS pid'))[0].pid;
-
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-/** Whether the process runs (a zombie, ended but not yet reaped, does not). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 async function eventually(check: () => Promise<boolean> | boolean, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -1,4 +1,6 @@
 import { spawn } from 'child_process';
+import fs from 'fs';
+import net from 'net';
 import path from 'path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -40,5 +42,31 @@ export function runTs(script: string, args: string[] = [], env: NodeJS.ProcessEn
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, killed });
     });
+  });
+}
+
+/** Whether the process runs (a zombie, ended but not yet reaped, does not). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }

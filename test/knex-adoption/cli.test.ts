@@ -42,8 +42,8 @@ describe('CLI: a knex project switches with no extra configuration', () => {
     }
   }
 
-  it('adopt-knex --dry-run changes nothing; status shows the adopted files; latest adopts and applies the rest; make goes above', async () => {
-    // The team's knex migrator ran the first half, with the knexfile's tableName.
+  /** The team's knex migrator ran the first half of the history, into the knexfile's tableName. */
+  async function knexRanFirstHalf(): Promise<void> {
     const half = copyHistory([...Array(FIRST_HALF).keys()]);
     try {
       await withDb(async (db) => {
@@ -53,6 +53,10 @@ describe('CLI: a knex project switches with no extra configuration', () => {
     } finally {
       half.cleanup();
     }
+  }
+
+  it('adopt-knex --dry-run changes nothing; status shows the adopted files; latest adopts and applies the rest; make goes above', async () => {
+    await knexRanFirstHalf();
     const before = await withDb(dumpDatabase);
 
     const preview = await cli('adopt-knex', '--dry-run', '--json');
@@ -97,15 +101,7 @@ describe('CLI: a knex project switches with no extra configuration', () => {
   });
   it('initializeDatabase reads the config’s migrations section as the CLI reads the knexfile’s (tableName)', async () => {
     const config = { client: 'sqlite3', connection: { filename: dbFile() }, useNullAsDefault: true, migrations: { tableName: 'legacy_migrations' } };
-    const half = copyHistory([...Array(FIRST_HALF).keys()]);
-    try {
-      await withDb(async (db) => {
-        db.client.config.migrations = { tableName: 'legacy_migrations' };
-        await knexLatest(db, half.dir);
-      });
-    } finally {
-      half.cleanup();
-    }
+    await knexRanFirstHalf();
     const db = await initializeDatabase(config, { migrations: migrationsDir, logger: silentLogger });
     try {
       expect(await getDatabaseVersion(db)).to.equal(`0.0.${KNEX_FILES.length}`);
