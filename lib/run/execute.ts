@@ -23,8 +23,7 @@ import { assertChecksums, planTarget, readState, type Plan, type State, type Ste
 import { prepareBookkeeping, settingsOptionsFor } from '../store/bookkeeping';
 import { selectHistory, selectHistoryDirections } from '../store/history';
 import { findKnexAdoption, type KnexTableOptions } from '../store/knex-adoption';
-import { INITIAL_VERSION } from '../store/settings';
-import type { SettingsOptions } from '../store/settings';
+import { INITIAL_VERSION, type SettingsOptions } from '../store/settings';
 import type { Logger, Migration, MigrationReport, StepWrapper } from '../types';
 import { applySteps, maxVersion, ownWrite, type Applied } from './apply';
 import { lockUnlessCurrent } from './lock-wait';
